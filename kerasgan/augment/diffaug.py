@@ -1,0 +1,96 @@
+"""DiffAugment (Zhao et al., 2020): differentiable augmentation of real and fake batches.
+
+Applied inside the XLA-compiled train step to every image D sees, real and fake, in both the
+D and the G update, so G receives gradients through the augmentation. Built only from ops
+XLA compiles (random draws, arithmetic, gather): no bicubic resize, no projective transform.
+Images are float [B, H, W, C] in [-1, 1]; translation and cutout fill with 0, as the paper's
+code does. `seed` is a `keras.random.SeedGenerator`.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+POLICIES = ("color", "translation", "cutout")
+
+
+def parse_policy(text):
+    """"color,translation,cutout" -> ("color", "translation", "cutout"); "" or None -> ()."""
+    if not text:
+        return ()
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown DiffAugment policy {unknown}; choose from {','.join(POLICIES)}")
+    return names
+
+
+def _per_image_uniform(x, seed, low=0.0, high=1.0):
+    return keras.random.uniform((ops.shape(x)[0], 1, 1, 1), low, high, dtype=x.dtype, seed=seed)
+
+
+def rand_brightness(x, seed):
+    """Adds one offset in [-0.5, 0.5) per image."""
+    return x + _per_image_uniform(x, seed, -0.5, 0.5)
+
+
+def rand_saturation(x, seed):
+    """Scales each pixel's distance from its grey value by a factor in [0, 2)."""
+    grey = ops.mean(x, axis=3, keepdims=True)
+    return (x - grey) * _per_image_uniform(x, seed, 0.0, 2.0) + grey
+
+
+def rand_contrast(x, seed):
+    """Scales distance from the image mean by a factor in [0.5, 1.5)."""
+    mean = ops.mean(x, axis=(1, 2, 3), keepdims=True)
+    return (x - mean) * _per_image_uniform(x, seed, 0.5, 1.5) + mean
+
+
+def rand_color(x, seed):
+    return rand_contrast(rand_saturation(rand_brightness(x, seed), seed), seed)
+
+
+def _shift(x, offsets, axis):
+    """Shifts each image by its own integer offset along `axis` (1 or 2), filling with 0."""
+    size = x.shape[axis]
+    source = ops.arange(size)[None, :] - offsets[:, None]  # [B, size]
+    valid = ops.cast((source >= 0) & (source < size), x.dtype)
+    moved = tf.gather(x, ops.clip(source, 0, size - 1), axis=axis, batch_dims=1)
+    mask_shape = [-1, 1, 1, 1]
+    mask_shape[axis] = size
+    return moved * ops.reshape(valid, mask_shape)
+
+
+def rand_translation(x, seed, ratio=0.125):
+    """Translates each image by up to `ratio` of its size in each direction, zero fill."""
+    batch = ops.shape(x)[0]
+    height, width = x.shape[1], x.shape[2]
+    max_dy, max_dx = int(height * ratio + 0.5), int(width * ratio + 0.5)
+    dy = keras.random.randint((batch,), -max_dy, max_dy + 1, seed=seed)
+    dx = keras.random.randint((batch,), -max_dx, max_dx + 1, seed=seed)
+    return _shift(_shift(x, dy, axis=1), dx, axis=2)
+
+
+def rand_cutout(x, seed, ratio=0.5):
+    """Zeroes one square of side `ratio` * size per image, centred anywhere (may clip)."""
+    batch = ops.shape(x)[0]
+    height, width = x.shape[1], x.shape[2]
+    cut_h, cut_w = int(height * ratio + 0.5), int(width * ratio + 0.5)
+    top = keras.random.randint((batch, 1), 0, height + (1 - cut_h % 2), seed=seed) - cut_h // 2
+    left = keras.random.randint((batch, 1), 0, width + (1 - cut_w % 2), seed=seed) - cut_w // 2
+    rows = ops.arange(height)[None, :]
+    cols = ops.arange(width)[None, :]
+    in_rows = (rows >= top) & (rows < top + cut_h)  # [B, H]
+    in_cols = (cols >= left) & (cols < left + cut_w)  # [B, W]
+    inside = in_rows[:, :, None] & in_cols[:, None, :]
+    return x * ops.cast(~inside, x.dtype)[..., None]
+
+
+_AUGMENTS = {"color": rand_color, "translation": rand_translation, "cutout": rand_cutout}
+
+
+def diff_augment(x, policy, seed):
+    """Applies each named policy in order; an empty policy returns `x` unchanged."""
+    for name in policy:
+        x = _AUGMENTS[name](x, seed)
+    return x

@@ -1,0 +1,127 @@
+"""Training callbacks: TensorBoard scalars, sample grids, checkpoints, the step limit, GIFs.
+
+They count in trainer steps (`trainer.step`, the generator updates), not Keras epochs, so
+a resumed run logs, samples and checkpoints on the same schedule as an uninterrupted one.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasgan.images import make_grid, save_gif, save_png, slerp, to_uint8
+from kerasgan.runs import save_checkpoint
+
+
+class StepCallback(keras.callbacks.Callback):
+    """Runs `on_step(step, logs)` every `every` steps and `on_end(step)` after training."""
+
+    def __init__(self, every):
+        super().__init__()
+        self.every = every
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.step)
+        if self.every and step % self.every == 0:
+            self.on_step(step, logs or {})
+
+    def on_train_end(self, logs=None):
+        self.on_end(int(self.model.step))
+
+    def on_step(self, step, logs):
+        pass
+
+    def on_end(self, step):
+        pass
+
+
+def learning_rates(trainer):
+    """{"lr_g": ..., "lr_d": ...} for every `*_optimizer` attribute of the trainer."""
+    rates = {}
+    for name in dir(trainer):
+        if name.endswith("_optimizer") and not name.startswith("_"):
+            optimizer = getattr(trainer, name, None)
+            if isinstance(optimizer, keras.optimizers.Optimizer):
+                rates["lr_" + name.removesuffix("_optimizer")] = float(optimizer.learning_rate)
+    return rates
+
+
+class TensorBoardScalars(StepCallback):
+    """Writes the step's metrics and each optimizer's learning rate as TensorBoard scalars."""
+
+    def __init__(self, writer, every=10):
+        super().__init__(every)
+        self.writer = writer
+
+    def on_step(self, step, logs):
+        with self.writer.as_default(step=step):
+            for name, value in {**logs, **learning_rates(self.model)}.items():
+                tf.summary.scalar(name, float(value))
+        self.writer.flush()
+
+
+class SampleGrid(StepCallback):
+    """Saves `render()` (a uint8 image) as samples/step_NNNNNNN.png and a TensorBoard image."""
+
+    def __init__(self, render, samples_dir, writer=None, every=200):
+        super().__init__(every)
+        self.render = render
+        self.samples_dir = samples_dir
+        self.writer = writer
+        self.last_path = None
+
+    def on_step(self, step, logs):
+        grid = self.render()
+        self.last_path = save_png(grid, self.samples_dir / f"step_{step:07d}.png")
+        if self.writer is not None:
+            with self.writer.as_default(step=step):
+                tf.summary.image("samples", grid[None], max_outputs=1)
+            self.writer.flush()
+
+    def on_end(self, step):
+        if not (self.last_path and self.last_path.name == f"step_{step:07d}.png"):
+            self.on_step(step, {})
+
+
+class Checkpoint(StepCallback):
+    """Saves the whole trainer every `every` steps and when training ends or is stopped."""
+
+    def __init__(self, run, every=500):
+        super().__init__(every)
+        self.run = run
+
+    def on_step(self, step, logs):
+        save_checkpoint(self.model, self.run)
+
+    def on_end(self, step):
+        save_checkpoint(self.model, self.run)
+
+
+class StopAtStep(keras.callbacks.Callback):
+    """Ends `fit` after exactly `total_steps` trainer steps, whatever the epoch bookkeeping."""
+
+    def __init__(self, total_steps):
+        super().__init__()
+        self.total_steps = total_steps
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.step) >= self.total_steps:
+            self.model.stop_training = True
+
+
+def generator_grid(generator, noise, columns=None):
+    """A render function for SampleGrid: the generator's images for fixed noise."""
+    return lambda: make_grid(to_uint8(generator(noise, training=False)), columns)
+
+
+def interpolation_gif(generator, path, noise_dim, points=4, frames_between=12, columns=4, seed=0):
+    """A GIF walking the latent space through `points` random noise vectors (slerp), a grid
+    of `columns` independent walks per frame."""
+    rng = np.random.default_rng(seed)
+    anchors = rng.standard_normal((points, columns, noise_dim)).astype(np.float32)
+    anchors = np.concatenate([anchors, anchors[:1]])  # close the loop
+    frames = []
+    for a, b in zip(anchors[:-1], anchors[1:]):
+        for t in np.linspace(0, 1, frames_between, endpoint=False):
+            images = to_uint8(generator(slerp(a, b, t).astype(np.float32), training=False))
+            frames.append(make_grid(images, columns))
+    return save_gif(np.stack(frames), path)

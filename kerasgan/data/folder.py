@@ -1,0 +1,85 @@
+"""Image folders: any PIL-readable png/jpg/bmp/webp in any mode, loaded once into memory.
+
+Images are decoded with Pillow rather than `tf.io.decode_image` so that palette, RGBA,
+16-bit and grayscale files all become RGB, and a corrupt file is found (and reported once)
+before training starts instead of killing the input pipeline halfway through an epoch.
+"""
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from kerasgan.errors import UserError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+
+
+def list_images(folder):
+    """All image files below `folder`, recursively, in a stable (sorted) order."""
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise UserError(f"image folder not found: {folder} (check --data-dir)")
+    if not folder.is_dir():
+        raise UserError(f"not a folder: {folder} (--data-dir must name a folder of images)")
+    files = sorted(
+        p for p in folder.rglob("*")
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
+    )
+    if not files:
+        raise UserError(
+            f"no images in {folder}: expected {', '.join(IMAGE_EXTENSIONS)} files (searched recursively)"
+        )
+    return files
+
+
+def load_image(path, size):
+    """One file as uint8 [size, size, 3]: centre-cropped to a square, then resized (Lanczos)."""
+    with Image.open(path) as image:
+        if image.mode in ("RGBA", "LA", "P"):
+            # Transparent pixels become white rather than whatever colour they happen to hold.
+            image = image.convert("RGBA")
+            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(background, image)
+        image = image.convert("RGB")
+        width, height = image.size
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+        if side != size:
+            image = image.resize((size, size), Image.LANCZOS)
+        return np.asarray(image, dtype=np.uint8)
+
+
+def _try_load(path, size):
+    try:
+        return load_image(path, size), None
+    except Exception as error:  # Pillow raises many types for truncated or foreign files
+        return None, f"{path.name}: {error}"
+
+
+def load_folder(folder, size, return_paths=False):
+    """Loads every readable image under `folder` as uint8 [N, size, size, 3].
+
+    Unreadable files are skipped and counted in a single warning; a folder with no readable
+    image is an error. With `return_paths`, also returns the paths of the loaded images.
+    """
+    files = list_images(folder)
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(lambda p: _try_load(p, size), files))
+    images = [image for image, _ in results if image is not None]
+    errors = [error for _, error in results if error is not None]
+    if errors:
+        warnings.warn(
+            f"skipped {len(errors)} unreadable image file(s) in {folder} (first: {errors[0]})",
+            stacklevel=2,
+        )
+    if not images:
+        raise UserError(f"none of the {len(files)} image files in {folder} could be read")
+    images = np.stack(images)
+    if return_paths:
+        return images, [p for p, (image, _) in zip(files, results) if image is not None]
+    return images

@@ -1,0 +1,115 @@
+"""Generators as SavedModels in TF Serving's layout: exports/<model name>/<version>/.
+
+Only the generator is exported, never the training wrapper. Versions are integers; a new
+export takes the next free one and never overwrites an existing version. Each version holds
+`assets.extra/kerasgan.json` (what was exported, from which run), and `exports/models.config`
+lists every model for TF Serving's `--model_config_file`.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from kerasgan.errors import UserError
+
+
+def next_version(model_dir):
+    """1 for a new model, else one more than the highest existing integer version."""
+    model_dir = Path(model_dir)
+    versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def _uint8_images(images):
+    """float [-1, 1] -> uint8, rounded, inside the serving graph."""
+    return tf.cast(tf.clip_by_value(tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5), 0, 255), tf.uint8)
+
+
+def _write(archive, export_root, name, metadata, version):
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        raise UserError(f"model name {name!r} may only hold letters, digits, '.', '_' and '-'")
+    model_dir = Path(export_root) / name
+    version = version or next_version(model_dir)
+    path = model_dir / str(version)
+    if path.exists():
+        raise UserError(f"{path} already exists: versions are never overwritten")
+    archive.write_out(str(path), verbose=False)
+    extra = path / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    (extra / "kerasgan.json").write_text(json.dumps({"name": name, "version": version, **(metadata or {})},
+                                                    indent=2, default=str))
+    write_models_config(export_root)
+    return path
+
+
+def export_generator(generator, export_root, name, metadata=None, version=None):
+    """Exports noise -> uint8 images. Signatures:
+
+    - `serving_default`: `noise` float32 [batch, noise_dim] -> `images` uint8 [batch, H, W, 3]
+    - `generate`: `batch_size` int32 and `seed` int64 scalars -> `images` (noise drawn in-graph)
+    """
+    noise_dim = generator.input_shape[-1]
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    def from_noise(noise):
+        return {"images": _uint8_images(generator(noise, training=False))}
+
+    def generate(batch_size, seed):
+        seed_pair = tf.stack([seed, tf.constant(0, tf.int64)])
+        noise = tf.random.stateless_normal(tf.stack([batch_size, noise_dim]), seed=seed_pair)
+        return from_noise(noise)
+
+    archive.add_endpoint("serving_default", from_noise,
+                         [tf.TensorSpec([None, noise_dim], tf.float32, name="noise")])
+    archive.add_endpoint("generate", generate, [tf.TensorSpec([], tf.int32, name="batch_size"),
+                                                tf.TensorSpec([], tf.int64, name="seed")])
+    return _write(archive, export_root, name, {"kind": "generator", "noise_dim": noise_dim, **(metadata or {})},
+                  version)
+
+
+def export_translator(generator, export_root, name, image_size, metadata=None, version=None):
+    """Exports an image-to-image generator: `images` uint8 [batch, H, W, 3] -> `images` uint8.
+
+    Sizes the fully convolutional network accepts (multiples of 4) run as they are; other
+    sizes are resized to `image_size` for the network and the result resized back.
+    """
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    def translate(images):
+        x = tf.cast(images, tf.float32) / 127.5 - 1.0
+        height, width = tf.shape(x)[1], tf.shape(x)[2]
+        fits = tf.logical_and(height % 4 == 0, width % 4 == 0)
+        out = tf.cond(
+            fits,
+            lambda: generator(x, training=False),
+            lambda: tf.image.resize(
+                generator(tf.image.resize(x, (image_size, image_size), antialias=True), training=False),
+                (height, width),
+            ),
+        )
+        return {"images": _uint8_images(out)}
+
+    archive.add_endpoint("serving_default", translate,
+                         [tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    return _write(archive, export_root, name,
+                  {"kind": "translator", "image_size": image_size, **(metadata or {})}, version)
+
+
+def write_models_config(export_root):
+    """Regenerates export_root/models.config (TF Serving ModelServerConfig text proto).
+
+    Paths are written as /models/<name>, where the README's `docker run` mounts exports/.
+    """
+    export_root = Path(export_root)
+    names = sorted(p.name for p in export_root.glob("*") if p.is_dir() and any(
+        v.is_dir() and v.name.isdigit() for v in p.iterdir()))
+    entries = "".join(
+        f'  config {{\n    name: "{n}"\n    base_path: "/models/{n}"\n    model_platform: "tensorflow"\n  }}\n'
+        for n in names
+    )
+    (export_root / "models.config").write_text(f"model_config_list {{\n{entries}}}\n")

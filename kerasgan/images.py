@@ -1,0 +1,56 @@
+"""Image helpers at the edges of the model: [-1, 1] floats <-> uint8, grids, PNG and GIF."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def to_uint8(images):
+    """float [-1, 1] -> uint8 [0, 255], rounding to nearest."""
+    images = np.asarray(images, dtype=np.float32)
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def make_grid(images, columns=None, padding=2):
+    """uint8 [N, H, W, 3] -> one uint8 image with the N tiles in rows of `columns`."""
+    count, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(count))
+    rows = math.ceil(count / columns)
+    grid = np.full(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding, channels),
+        255, np.uint8,
+    )
+    for i, image in enumerate(images):
+        top = padding + (i // columns) * (height + padding)
+        left = padding + (i % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def save_png(image, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+    return path
+
+
+def save_gif(frames, path, duration_ms=80):
+    """Writes uint8 [T, H, W, 3] frames as a looping GIF."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pictures = [Image.fromarray(frame) for frame in frames]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
+    return path
+
+
+def slerp(a, b, t):
+    """Spherical interpolation between noise vectors (stays on the Gaussian shell)."""
+    a_unit = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b_unit = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    omega = np.arccos(np.clip(np.sum(a_unit * b_unit, axis=-1, keepdims=True), -1.0, 1.0))
+    sin = np.sin(omega)
+    safe = np.where(sin < 1e-6, 1.0, sin)
+    mixed = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / safe
+    return np.where(sin < 1e-6, (1 - t) * a + t * b, mixed)

@@ -1,0 +1,97 @@
+"""DCGAN generator and discriminator at 64, 128 and 256 pixels.
+
+Generator: noise [B, noise_dim] -> dense to 4x4 -> (upsample x2 + conv) blocks -> tanh
+image [B, S, S, 3]. Discriminator: image [B, S, S, 3] -> k4 s2 p1 convs with LeakyReLU(0.2)
+down to 4x4 -> a final k4 p0 conv -> one logit [B, 1]. At 256 (as in the high-resolution
+report) every block has two convs and reflection padding.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+from kerasgan.nets.layers import (
+    ReflectionPadding2D, activation_layer, apply, conv, kernel_initializer, norm_layer,
+)
+
+IMAGE_SIZES = (64, 128, 256)
+UPSAMPLING = ("upsample", "transpose")
+
+
+def _num_blocks(image_size):
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(f"image size must be one of {IMAGE_SIZES}, got {image_size}")
+    return int(math.log2(image_size // 4))
+
+
+def _channels(width, level):
+    """Channels at the stage `level` doublings above 4x4: width*8 at 4x4, halving per level."""
+    return max(width * 8 // 2**level, 16)
+
+
+def _conv_same(filters, kernel, reflect, init, spectral_norm=False, strides=1):
+    """A 'same' conv, with mirrored instead of zero padding when `reflect`."""
+    if not reflect:
+        return [conv(filters, kernel, strides, "same", init, spectral_norm)]
+    return [ReflectionPadding2D(kernel // 2), conv(filters, kernel, strides, "valid", init, spectral_norm)]
+
+
+def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample", norm="batch",
+                    activation="relu", init="normal", two_convs=None, name="generator"):
+    """noise [B, noise_dim] -> image [B, image_size, image_size, 3] in [-1, 1].
+
+    `width` sets the channel count (width*8 at 4x4; the course uses 32, PyTorch's DCGAN
+    example 64). `two_convs` (default: at 256) adds a second conv per block with reflection
+    padding.
+    """
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"unknown upsampling {upsample!r}; choose one of {UPSAMPLING}")
+    blocks = _num_blocks(image_size)
+    two_convs = image_size >= 256 if two_convs is None else two_convs
+    noise = keras.Input((noise_dim,), name="noise")
+    x = layers.Dense(4 * 4 * _channels(width, 0), use_bias=False,
+                     kernel_initializer=kernel_initializer(init))(noise)
+    x = layers.Reshape((4, 4, _channels(width, 0)))(x)
+    x = apply(x, norm_layer(norm), activation_layer(activation))
+    for level in range(1, blocks + 1):
+        last = level == blocks
+        filters = 3 if last and not two_convs else _channels(width, level)
+        if upsample == "transpose":
+            x = layers.Conv2DTranspose(filters, 4, 2, "same", kernel_initializer=kernel_initializer(init))(x)
+        else:
+            x = layers.UpSampling2D(2)(x)
+            x = apply(x, *_conv_same(filters, 3, two_convs, init))
+        if last and not two_convs:
+            break
+        x = apply(x, norm_layer(norm), activation_layer(activation))
+        if two_convs:
+            x = apply(x, *_conv_same(3 if last else filters, 3, True, init))
+            if not last:
+                x = apply(x, norm_layer(norm), activation_layer(activation))
+    image = layers.Activation("tanh", dtype="float32", name="image")(x)
+    return keras.Model(noise, image, name=name)
+
+
+def build_discriminator(image_size=64, width=32, norm="batch", spectral_norm=False, init="normal",
+                        two_convs=None, name="discriminator"):
+    """image [B, image_size, image_size, 3] -> logit [B, 1] (no sigmoid).
+
+    k4 s2 p1 convs halve the size down to 4x4 (first conv without norm, as DCGAN); a final k4
+    valid conv maps 4x4 to 1x1. `spectral_norm` wraps every conv.
+    """
+    blocks = _num_blocks(image_size)
+    two_convs = image_size >= 256 if two_convs is None else two_convs
+    image = keras.Input((image_size, image_size, 3), name="image")
+    x = image
+    for i in range(blocks):
+        level = blocks - 1 - i  # the stage this conv outputs, counted from 4x4
+        filters = _channels(width, level)
+        if two_convs:
+            x = apply(x, *_conv_same(filters, 3, True, init, spectral_norm))
+            x = layers.LeakyReLU(0.2)(x)
+        x = conv(filters, 4, 2, "same", init, spectral_norm)(x)
+        x = apply(x, norm_layer(norm) if i > 0 else None, layers.LeakyReLU(0.2))
+    x = conv(1, 4, 1, "valid", init, spectral_norm)(x)
+    logit = layers.Flatten(dtype="float32", name="logit")(x)
+    return keras.Model(image, logit, name=name)

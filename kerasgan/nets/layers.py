@@ -1,0 +1,85 @@
+"""Small building blocks shared by every network builder."""
+
+import keras
+from keras import layers, ops
+
+NORMS = ("batch", "instance", "none")
+INITS = ("normal", "xavier", "kaiming")
+ACTIVATIONS = ("relu", "leaky_relu", "selu")
+
+
+def kernel_initializer(init="normal"):
+    """DCGAN's N(0, 0.02) by default; Xavier (Glorot) and Kaiming (He) as options."""
+    if init == "normal":
+        return keras.initializers.RandomNormal(0.0, 0.02)
+    if init == "xavier":
+        return keras.initializers.GlorotNormal()
+    if init == "kaiming":
+        return keras.initializers.HeNormal()
+    raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
+
+
+def norm_layer(kind):
+    """Batch norm, instance norm or nothing (returns None for "none").
+
+    Instance norm is GroupNormalization with one group per channel: tensorflow-addons'
+    InstanceNormalization is end-of-life. epsilon=1e-5 matches PyTorch's InstanceNorm2d and
+    BatchNorm2d; momentum=0.9 is PyTorch's momentum=0.1 written the Keras way.
+    """
+    if kind == "batch":
+        return layers.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02)
+        )
+    if kind == "instance":
+        return layers.GroupNormalization(groups=-1, epsilon=1e-5)
+    if kind == "none":
+        return None
+    raise ValueError(f"unknown norm {kind!r}; choose one of {NORMS}")
+
+
+def activation_layer(kind, leaky_slope=0.2):
+    if kind == "relu":
+        return layers.ReLU()
+    if kind == "leaky_relu":
+        return layers.LeakyReLU(negative_slope=leaky_slope)
+    if kind == "selu":
+        return layers.Activation("selu")
+    raise ValueError(f"unknown activation {kind!r}; choose one of {ACTIVATIONS}")
+
+
+@keras.saving.register_keras_serializable(package="kerasgan")
+class ReflectionPadding2D(layers.Layer):
+    """Pads height and width by mirroring, as CycleGAN and high-resolution DCGANs do."""
+
+    def __init__(self, padding=1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = padding
+
+    def call(self, x):
+        p = self.padding
+        return ops.pad(x, [[0, 0], [p, p], [p, p], [0, 0]], mode="reflect")
+
+    def compute_output_shape(self, shape):
+        p = 2 * self.padding
+        grow = lambda d: None if d is None else d + p  # noqa: E731
+        return (shape[0], grow(shape[1]), grow(shape[2]), shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+def conv(filters, kernel_size, strides=1, padding="same", init="normal", spectral_norm=False, use_bias=True):
+    """A Conv2D, optionally wrapped in SpectralNormalization (one power iteration per call)."""
+    layer = layers.Conv2D(
+        filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
+        kernel_initializer=kernel_initializer(init),
+    )
+    return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+
+def apply(x, *layer_list):
+    """Applies layers in order, skipping None (so `norm_layer("none")` needs no special case)."""
+    for layer in layer_list:
+        if layer is not None:
+            x = layer(x)
+    return x

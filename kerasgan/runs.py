@@ -1,0 +1,70 @@
+"""The run directory: runs/<name>/ with config.json, samples/, logs/ and checkpoints/."""
+
+import json
+import os
+from pathlib import Path
+
+from kerasgan.errors import UserError
+
+LATEST = "latest"
+
+
+class Run:
+    def __init__(self, root):
+        self.root = Path(root)
+        self.config_path = self.root / "config.json"
+        self.samples = self.root / "samples"
+        self.logs = self.root / "logs"
+        self.checkpoints = self.root / "checkpoints"
+
+    def checkpoint_path(self, tag=LATEST):
+        return self.checkpoints / f"{tag}.weights.h5"
+
+    def has_checkpoint(self, tag=LATEST):
+        return self.checkpoint_path(tag).exists()
+
+    def load_config(self):
+        return json.loads(self.config_path.read_text())
+
+
+def open_run(runs_dir, name, config, resume=False):
+    """Creates runs_dir/name, or reopens it with `resume`; never overwrites a run's work."""
+    run = Run(Path(runs_dir) / name)
+    if resume and not run.has_checkpoint():
+        raise UserError(f"nothing to resume in {run.root}: no checkpoint yet (run without --resume)")
+    if not resume and run.has_checkpoint():
+        raise UserError(
+            f"{run.root} already holds a run: add --resume to continue it, or --name NEW to start another"
+        )
+    for folder in (run.samples, run.logs, run.checkpoints):
+        folder.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        write_json(run.config_path, config)
+    return run
+
+
+def write_json(path, data):
+    """Writes JSON atomically, so a kill mid-write never leaves a truncated file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def save_checkpoint(trainer, run, tag=LATEST, **extra):
+    """Saves the trainer's whole state (nets, optimizers, step, RNG, pools) atomically."""
+    path = run.checkpoint_path(tag)
+    tmp = path.with_name(f".{tag}.tmp.weights.h5")
+    trainer.save_weights(tmp)
+    os.replace(tmp, path)
+    write_json(path.with_suffix("").with_suffix(".json"), {"step": int(trainer.step), **extra})
+    return path
+
+
+def restore_checkpoint(trainer, run, tag=LATEST):
+    """Loads a checkpoint saved by `save_checkpoint`; returns the step it was taken at."""
+    path = run.checkpoint_path(tag)
+    if not path.exists():
+        raise UserError(f"no checkpoint {path}")
+    trainer.load_weights(path)
+    return int(trainer.step)

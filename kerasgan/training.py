@@ -1,0 +1,93 @@
+"""Fitting a trainer inside a run directory: resume, callbacks, interrupt-safe checkpoints."""
+
+import math
+import sys
+
+import keras
+import tensorflow as tf
+
+from kerasgan import callbacks as cb
+from kerasgan.errors import UserError
+from kerasgan.runs import restore_checkpoint, save_checkpoint
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@keras.saving.register_keras_serializable(package="kerasgan")
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Constant `initial` until step `decay_start`, then linear to 0 at `decay_end` (CycleGAN)."""
+
+    def __init__(self, initial, decay_start, decay_end):
+        self.initial = initial
+        self.decay_start = decay_start
+        self.decay_end = decay_end
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        span = max(self.decay_end - self.decay_start, 1)
+        fraction = tf.clip_by_value((step - self.decay_start) / span, 0.0, 1.0)
+        return self.initial * (1.0 - fraction)
+
+    def get_config(self):
+        return {"initial": self.initial, "decay_start": self.decay_start, "decay_end": self.decay_end}
+
+
+def learning_rate(initial, schedule, total_steps, decay_start=0, updates_per_step=1):
+    """A constant, linearly decaying or cosine schedule over `total_steps` trainer steps.
+
+    Schedules see the optimizer's own iteration count, so a discriminator updated
+    `updates_per_step` times per step gets its schedule stretched accordingly.
+    """
+    if schedule == "constant":
+        return initial
+    if schedule == "linear":
+        return LinearDecay(initial, decay_start * updates_per_step, total_steps * updates_per_step)
+    if schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(initial, total_steps * updates_per_step)
+    raise ValueError(f"unknown schedule {schedule!r}; choose one of {SCHEDULES}")
+
+
+def total_steps(steps, epochs, num_images, batch_size, default_epochs=100):
+    """--steps wins; otherwise --epochs (default 100) passes over the data."""
+    if steps:
+        return steps
+    return (epochs or default_epochs) * max(num_images // batch_size, 1)
+
+
+def check_xla(trainer, wanted):
+    """Keras silently drops XLA when a layer cannot compile; say so instead of running slow."""
+    if wanted and not trainer.jit_compile:
+        print("warning: XLA was turned off by Keras for this model; training runs without it",
+              file=sys.stderr)
+
+
+def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=False, verbose=1):
+    """Trains until `trainer.step == steps`, resuming from the run's checkpoint if asked.
+
+    `dataset_at(step)` returns the input pipeline positioned at `step`. Ctrl-C saves a
+    checkpoint before exiting, so no finished step is lost.
+    """
+    start = restore_checkpoint(trainer, run) if resume else 0
+    if resume:
+        print(f"resumed {run.root} at step {start}")
+    if start >= steps:
+        print(f"{run.root} already reached step {start} (>= {steps}); nothing to train")
+        return start
+    try:
+        trainer.fit(
+            dataset_at(start),
+            epochs=math.ceil(steps / steps_per_epoch),
+            initial_epoch=start // steps_per_epoch,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=[*callbacks, cb.StopAtStep(steps)],
+            shuffle=False,
+            verbose=verbose,
+        )
+    except KeyboardInterrupt:
+        path = save_checkpoint(trainer, run)
+        print(f"\ninterrupted at step {int(trainer.step)}; saved {path}; add --resume to continue",
+              file=sys.stderr)
+        raise SystemExit(130) from None
+    except tf.errors.ResourceExhaustedError:
+        raise UserError("out of memory: lower --batch-size or --image-size") from None
+    return int(trainer.step)
