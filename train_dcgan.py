@@ -87,6 +87,9 @@ def main(argv=None):
     from kerasgan.runs import open_run
     from kerasgan.training import check_xla, fit, total_steps
 
+    import keras
+
+    keras.utils.set_random_seed(args.seed)  # same --seed, same initial weights
     data = load_image_set(args.dataset, args.data_dir, args.image_size, args.seed, args.num_images)
     if len(data.images) < args.batch_size:
         raise UserError(f"{len(data.images)} images is fewer than --batch-size {args.batch_size}")

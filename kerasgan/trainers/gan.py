@@ -26,6 +26,17 @@ def global_mean(per_example):
     return ops.sum(per_example) / batch
 
 
+def saved_seed_generator(model, seed):
+    """A SeedGenerator owned by `model` whose state goes into its checkpoints.
+
+    Keras tracks seed generators but does not save their state with save_weights; without
+    it a resumed run would draw different noise than an uninterrupted one.
+    """
+    generator = keras.random.SeedGenerator(seed)
+    model._track_variable(generator.state)
+    return generator
+
+
 def has_batch_norm(model):
     return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
 
@@ -52,7 +63,7 @@ class GANTrainer(keras.Model):
         self.label_smoothing = label_smoothing
         self.noisy_labels = noisy_labels
         self.latent = latent
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = saved_seed_generator(self, seed)
         # Real and fake go through D in one concatenated call unless batch norm would then
         # mix their statistics (which changes what D learns).
         self.joint_d_pass = not has_batch_norm(discriminator)
