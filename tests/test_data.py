@@ -1,0 +1,123 @@
+import time
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kerasgan.augment.preprocess import basic, deluxe
+from kerasgan.data import tfds as tfds_source
+from kerasgan.data.folder import load_folder
+from kerasgan.data.pipeline import make_dataset
+from kerasgan.data.shapes import SHAPES, make_shape_domains, make_shapes
+from kerasgan.data.sources import load_image_set
+from kerasgan.errors import UserError
+
+
+def test_shapes_are_deterministic_and_labelled():
+    a, labels = make_shapes(16, 32, seed=3)
+    b, _ = make_shapes(16, 32, seed=3)
+    c, _ = make_shapes(16, 32, seed=4)
+    assert a.shape == (16, 32, 32, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert set(labels) == {"shape", "color"}
+    assert labels["shape"].max() < len(SHAPES)
+
+
+def test_shape_domains_differ_in_colour():
+    red, blue = make_shape_domains(32, 32, seed=0)
+    # The shapes' fill dominates the red (resp. blue) channel on average.
+    assert (red[..., 0].astype(int) - red[..., 2]).mean() > (blue[..., 0].astype(int) - blue[..., 2]).mean() + 10
+
+
+def write_images(folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8)).save(folder / "rgb.png")
+    Image.fromarray(rng.integers(0, 255, (20, 20), dtype=np.uint8)).save(folder / "grey.jpg")
+    Image.fromarray(rng.integers(0, 255, (20, 20, 4), dtype=np.uint8), "RGBA").save(folder / "alpha.png")
+    (folder / "sub").mkdir()
+    Image.fromarray(rng.integers(0, 255, (20, 20, 3), dtype=np.uint8)).convert("P").save(folder / "sub" / "p.png")
+
+
+def test_folder_converts_every_mode_to_rgb_recursively(tmp_path):
+    write_images(tmp_path)
+    images = load_folder(tmp_path, 16)
+    assert images.shape == (4, 16, 16, 3) and images.dtype == np.uint8
+
+
+def test_corrupt_files_are_skipped_and_reported_once(tmp_path):
+    write_images(tmp_path)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    (tmp_path / "cut.jpg").write_bytes((tmp_path / "grey.jpg").read_bytes()[:40])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images = load_folder(tmp_path, 16)
+    assert len(images) == 4
+    assert len(caught) == 1 and "skipped 2 unreadable" in str(caught[0].message)
+
+
+def test_missing_empty_and_unreadable_folders_are_clear_errors(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_folder(tmp_path / "nope", 16)
+    with pytest.raises(UserError, match="no images"):
+        load_folder(tmp_path, 16)
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    with pytest.raises(UserError, match="could be read"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_folder(tmp_path, 16)
+
+
+def test_basic_and_deluxe_preprocessing():
+    import tensorflow as tf
+
+    image = tf.constant(make_shapes(1, 32)[0][0])
+    plain = basic(image, 32).numpy()
+    assert plain.shape == (32, 32, 3) and plain.min() >= -1 and plain.max() <= 1
+    np.testing.assert_allclose(plain, image.numpy() / 127.5 - 1, atol=1e-6)
+    seeds = [tf.constant([0, i], tf.int64) for i in range(8)]
+    augmented = [deluxe(image, 32, s).numpy() for s in seeds]
+    assert all(a.shape == (32, 32, 3) and a.min() >= -1 and a.max() <= 1 for a in augmented)
+    assert len({a.tobytes() for a in augmented}) > 1  # random crops and flips differ
+    np.testing.assert_array_equal(deluxe(image, 32, seeds[0]).numpy(), augmented[0])  # stateless
+
+
+def test_pipeline_resumes_exactly_where_it_stopped():
+    images, _ = make_shapes(20, 16, seed=0)
+    full = list(make_dataset(images, 16, 6, "deluxe", seed=1).take(7).as_numpy_iterator())
+    resumed = list(make_dataset(images, 16, 6, "deluxe", seed=1, start_step=4).take(3).as_numpy_iterator())
+    for a, b in zip(full[4:], resumed):
+        np.testing.assert_array_equal(a, b)
+    assert full[0].shape == (6, 16, 16, 3)
+
+
+def test_pipeline_visits_every_image_once_per_epoch_and_reshuffles():
+    images = np.arange(12, dtype=np.uint8).reshape(12, 1, 1, 1) * np.ones((1, 4, 4, 3), np.uint8)
+    batches = list(make_dataset(images, 4, 4, seed=0).take(6).as_numpy_iterator())
+    ids = [int(round((b[0, 0, 0] + 1) * 127.5)) for batch in batches for b in batch]
+    assert sorted(ids[:12]) == list(range(12)) and sorted(ids[12:]) == list(range(12))
+    assert ids[:12] != ids[12:]
+
+
+def test_pipeline_yields_labels_alongside_images():
+    images, labels = make_shapes(8, 16)
+    x, y = next(iter(make_dataset(images, 16, 4, labels=labels)))
+    assert x.shape == (4, 16, 16, 3) and set(y) == {"shape", "color"} and y["shape"].shape == (4,)
+
+
+def test_offline_tfds_fails_fast_with_a_way_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(tfds_source, "_online", lambda timeout=5.0: False)
+    started = time.time()
+    with pytest.raises(UserError, match="--data-dir"):
+        load_image_set("mnist", str(tmp_path), 32)
+    assert time.time() - started < 30
+
+
+def test_unknown_tfds_name_and_missing_course_root(tmp_path):
+    with pytest.raises(UserError, match="no dataset"):
+        load_image_set("no_such_dataset_xyz", None, 32)
+    with pytest.raises(UserError, match="needs --data-dir"):
+        load_image_set("grumpifycat", None, 32)
+    with pytest.raises(UserError, match="not found"):
+        load_image_set("grumpifycat", str(tmp_path), 32)

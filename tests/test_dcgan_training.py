@@ -1,0 +1,106 @@
+"""A few real training steps through the CLI entry point, in process."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import train_dcgan
+from conftest import shared_data
+from kerasgan.data.pipeline import make_dataset
+from kerasgan.data.shapes import make_shapes
+from kerasgan.errors import UserError
+from kerasgan.nets.dcgan import build_discriminator, build_generator
+from kerasgan.trainers.gan import GANTrainer
+
+
+def read_events(log_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"tensors": 0})
+    events.Reload()
+    return events
+
+
+
+
+def test_short_run_outputs(tiny_args, tmp_path):
+    run = train_dcgan.main(tiny_args + ["--steps", "4", "--sample-every", "2", "--log-every", "1",
+                                        "--diffaug", "color,translation,cutout", "--data-preprocess", "deluxe"])
+    assert sorted(p.name for p in run.samples.glob("*.png")) == ["step_0000002.png", "step_0000004.png"]
+    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 4
+    events = read_events(run.logs)
+    tags = events.Tags()["tensors"]
+    assert {"d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d", "samples"} <= set(tags)
+    d_losses = [tf.make_ndarray(e.tensor_proto) for e in events.Tensors("d_loss")]
+    assert len(d_losses) == 4 and np.isfinite(d_losses).all()
+    export = tmp_path / "exports" / "dcgan_shapes_64" / "1"
+    assert (export / "saved_model.pb").exists()
+    assert (tmp_path / "exports" / "models.config").read_text().count("config {") == 1
+
+
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_path):
+    common = tiny_args + ["--no-export", "--data-preprocess", "deluxe", "--diffaug", "translation"]
+    straight = train_dcgan.main(common + ["--steps", "6", "--name", "straight"])
+    train_dcgan.main(common + ["--steps", "3", "--name", "split"])
+    resumed = train_dcgan.main(common + ["--steps", "6", "--name", "split", "--resume"])
+    straight_ckpt = json.loads((straight.checkpoints / "latest.json").read_text())
+    resumed_ckpt = json.loads((resumed.checkpoints / "latest.json").read_text())
+    assert straight_ckpt["step"] == resumed_ckpt["step"] == 6
+
+    def generator_weights(run):
+        args = train_dcgan.build_parser().parse_args(common)
+        args.diffaug_policy = ()
+        trainer = train_dcgan.build_trainer(args)
+        trainer.compile(*train_dcgan.optimizers(args, 6))
+        trainer.load_weights(run.checkpoint_path())
+        return [w.numpy() for w in trainer.generator.weights + trainer.discriminator.weights]
+
+    for x, y in zip(generator_weights(straight), generator_weights(resumed)):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_an_existing_run_is_never_overwritten(tiny_args):
+    train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+    with pytest.raises(UserError, match="--resume"):
+        train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+
+
+def tiny_trainer(**kwargs):
+    generator = build_generator(64, noise_dim=8, width=8)
+    discriminator = build_discriminator(64, width=8, norm="none", spectral_norm=True)
+    trainer = GANTrainer(generator, discriminator, seed=0, **kwargs)
+    trainer.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+    return trainer
+
+
+def test_spectral_norm_power_iteration_runs_during_fit_under_xla():
+    trainer = tiny_trainer(loss="hinge")
+    assert trainer.jit_compile
+    wrapper = next(l for l in trainer.discriminator.layers if isinstance(l, keras.layers.SpectralNormalization))
+    before = wrapper.vector_u.numpy().copy()
+    images, _ = make_shapes(16, 64)
+    trainer.fit(make_dataset(images, 64, 8), steps_per_epoch=2, epochs=1, verbose=0)
+    assert trainer.jit_compile
+    assert not np.allclose(before, wrapper.vector_u.numpy())
+    assert int(trainer.step) == 2
+
+
+def test_wgan_clipping_bounds_every_critic_weight():
+    trainer = tiny_trainer(loss="wgan", clip_value=0.01)
+    images, _ = make_shapes(8, 64)
+    logs = trainer.fit(make_dataset(images, 64, 8), steps_per_epoch=1, epochs=1, verbose=0).history
+    assert np.isfinite(logs["d_loss"]).all()
+    for weight in trainer.discriminator.trainable_weights:
+        assert np.abs(weight.numpy()).max() <= 0.01 + 1e-7
+
+
+def test_real_grumpy_cats_train(tiny_args):
+    folder = shared_data("grumpifyCat/cat/grumpifyBprocessed")
+    run = train_dcgan.main(tiny_args[2:] + ["--data-dir", str(folder), "--steps", "3", "--no-export",
+                                            "--data_preprocess", "deluxe", "--use_diffaug"])
+    config = json.loads(run.config_path.read_text())
+    assert config["num_images"] == 204
+    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 3
