@@ -19,7 +19,7 @@ class ArgumentParser(argparse.ArgumentParser):
         if message.startswith("unrecognized arguments"):
             flags = [s for a in self._actions for s in a.option_strings]
             unknown = message.split(":", 1)[1].split()
-            close = difflib.get_close_matches(unknown[0], flags, n=1) if unknown else []
+            close = difflib.get_close_matches(unknown[0], flags, n=1, cutoff=0.75) if unknown else []
             if close:
                 message += f" (did you mean {close[0]}?)"
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

@@ -1,0 +1,46 @@
+"""What a user sees on bad input: one line on stderr, exit status 2, no traceback."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+from PIL import Image
+
+import train_dcgan
+from conftest import ROOT
+
+
+def run_cli(*args):
+    result = subprocess.run([sys.executable, str(ROOT / "train_dcgan.py"), *args],
+                            capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stderr.strip().splitlines()
+
+
+def test_missing_folder_is_one_line(tmp_path):
+    code, lines = run_cli("--data-dir", str(tmp_path / "nope"))
+    assert code == 2
+    assert lines == [f"error: image folder not found: {tmp_path / 'nope'} (check --data-dir)"]
+
+
+def test_unknown_flag_is_one_line_with_a_suggestion():
+    code, lines = run_cli("--batchsize", "8")
+    assert code == 2
+    assert len(lines) == 1 and "unrecognized arguments: --batchsize" in lines[0]
+    assert "did you mean --batch_size?" in lines[0] or "did you mean --batch-size?" in lines[0]
+
+
+def test_corrupt_image_is_one_warning_and_training_goes_on(tmp_path, tiny_args):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train_dcgan.main(tiny_args[2:] + ["--data-dir", str(folder), "--steps", "1", "--no-export"])
+    messages = [str(w.message) for w in caught if "unreadable" in str(w.message)]
+    assert len(messages) == 1
+    assert messages[0].startswith(f"skipped 1 unreadable image file(s) in {folder} (first: corrupt.jpg: ")
+    assert (run.checkpoints / "latest.json").exists()
