@@ -45,11 +45,12 @@ def _write(archive, export_root, name, metadata, version):
     return path
 
 
-def export_generator(generator, export_root, name, metadata=None, version=None):
+def export_generator(generator, export_root, name, metadata=None, version=None, latent="normal"):
     """Exports noise -> uint8 images. Signatures:
 
     - `serving_default`: `noise` float32 [batch, noise_dim] -> `images` uint8 [batch, H, W, 3]
-    - `generate`: `batch_size` int32 and `seed` int64 scalars -> `images` (noise drawn in-graph)
+    - `generate`: `batch_size` int32 and `seed` int64 scalars -> `images`, the noise drawn
+      in-graph from the training prior (`latent`: normal or uniform(-1, 1))
     """
     noise_dim = generator.input_shape[-1]
     archive = keras.export.ExportArchive()
@@ -60,19 +61,25 @@ def export_generator(generator, export_root, name, metadata=None, version=None):
 
     def generate(batch_size, seed):
         seed_pair = tf.stack([seed, tf.constant(0, tf.int64)])
-        noise = tf.random.stateless_normal(tf.stack([batch_size, noise_dim]), seed=seed_pair)
-        return from_noise(noise)
+        shape = tf.stack([batch_size, noise_dim])
+        if latent == "uniform":
+            return from_noise(tf.random.stateless_uniform(shape, seed_pair, minval=-1.0, maxval=1.0))
+        return from_noise(tf.random.stateless_normal(shape, seed=seed_pair))
 
     archive.add_endpoint("serving_default", from_noise,
                          [tf.TensorSpec([None, noise_dim], tf.float32, name="noise")])
     archive.add_endpoint("generate", generate, [tf.TensorSpec([], tf.int32, name="batch_size"),
                                                 tf.TensorSpec([], tf.int64, name="seed")])
-    return _write(archive, export_root, name, {"kind": "generator", "noise_dim": noise_dim, **(metadata or {})},
+    return _write(archive, export_root, name, {"kind": "generator", "noise_dim": noise_dim, "latent": latent, **(metadata or {})},
                   version)
 
 
 def export_translator(generator, export_root, name, image_size, metadata=None, version=None):
-    """Exports an image-to-image generator: `images` uint8 [batch, H, W, 3] -> `images` uint8.
+    """Exports an image-to-image generator. Signatures:
+
+    - `serving_default`: `images` uint8 [batch, H, W, 3] -> `images` uint8 [batch, H, W, 3]
+    - `translate_encoded`: `images` string [batch] of encoded JPEG/PNG/BMP/GIF (what a REST
+      client sends as base64) -> `images` string [batch] of encoded PNG, each at its own size
 
     Sizes the fully convolutional network accepts (multiples of 4) run as they are; other
     sizes are resized to `image_size` for the network and the result resized back.
@@ -94,8 +101,17 @@ def export_translator(generator, export_root, name, image_size, metadata=None, v
         )
         return {"images": _uint8_images(out)}
 
+    def translate_one_encoded(data):
+        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return tf.io.encode_png(translate(image[None])["images"][0])
+
+    def translate_encoded(images):
+        return {"images": tf.map_fn(translate_one_encoded, images, fn_output_signature=tf.string)}
+
     archive.add_endpoint("serving_default", translate,
                          [tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+    archive.add_endpoint("translate_encoded", translate_encoded, [tf.TensorSpec([None], tf.string, name="images")])
     return _write(archive, export_root, name,
                   {"kind": "translator", "image_size": image_size, **(metadata or {})}, version)
 
