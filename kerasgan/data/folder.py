@@ -36,15 +36,25 @@ def list_images(folder):
     return files
 
 
+def _rgb(image):
+    """Any PIL image as RGB; transparent pixels become white, not whatever colour they hold."""
+    if image.mode in ("RGBA", "LA", "P"):
+        image = image.convert("RGBA")
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image)
+    return image.convert("RGB")
+
+
+def read_rgb(path):
+    """One file at its own size as uint8 [H, W, 3] (no crop, no resize)."""
+    with Image.open(path) as image:
+        return np.asarray(_rgb(image), dtype=np.uint8)
+
+
 def load_image(path, size):
     """One file as uint8 [size, size, 3]: centre-cropped to a square, then resized (Lanczos)."""
     with Image.open(path) as image:
-        if image.mode in ("RGBA", "LA", "P"):
-            # Transparent pixels become white rather than whatever colour they happen to hold.
-            image = image.convert("RGBA")
-            background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(background, image)
-        image = image.convert("RGB")
+        image = _rgb(image)
         width, height = image.size
         side = min(width, height)
         left, top = (width - side) // 2, (height - side) // 2
@@ -61,25 +71,31 @@ def _try_load(path, size):
         return None, f"{path.name}: {error}"
 
 
-def load_folder(folder, size, return_paths=False):
-    """Loads every readable image under `folder` as uint8 [N, size, size, 3].
+def load_files(files, size, where):
+    """Loads image files as uint8 [N, size, size, 3]; returns (images, the paths loaded).
 
-    Unreadable files are skipped and counted in a single warning; a folder with no readable
-    image is an error. With `return_paths`, also returns the paths of the loaded images.
+    Unreadable files are skipped and counted in a single warning; none readable is an error.
+    `where` names the source (a folder, a CSV) in those messages.
     """
-    files = list_images(folder)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = list(pool.map(lambda p: _try_load(p, size), files))
     images = [image for image, _ in results if image is not None]
     errors = [error for _, error in results if error is not None]
     if errors:
         warnings.warn(
-            f"skipped {len(errors)} unreadable image file(s) in {folder} (first: {errors[0]})",
-            stacklevel=2,
+            f"skipped {len(errors)} unreadable image file(s) in {where} (first: {errors[0]})",
+            stacklevel=3,
         )
     if not images:
-        raise UserError(f"none of the {len(files)} image files in {folder} could be read")
-    images = np.stack(images)
-    if return_paths:
-        return images, [p for p, (image, _) in zip(files, results) if image is not None]
-    return images
+        raise UserError(f"none of the {len(files)} image files in {where} could be read")
+    return np.stack(images), [p for p, (image, _) in zip(files, results) if image is not None]
+
+
+def load_folder(folder, size, return_paths=False):
+    """Loads every readable image under `folder` as uint8 [N, size, size, 3].
+
+    Unreadable files are skipped and counted in a single warning; a folder with no readable
+    image is an error. With `return_paths`, also returns the paths of the loaded images.
+    """
+    images, paths = load_files(list_images(folder), size, folder)
+    return (images, paths) if return_paths else images

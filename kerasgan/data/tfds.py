@@ -25,8 +25,14 @@ def _online(timeout=5.0):
     return True
 
 
-def tfds_builder(name, data_dir=None):
-    """The TFDS builder for `name`, downloaded and prepared if needed (needs internet once)."""
+FOLDER_HINT = "or train on a local folder of images with --data-dir FOLDER"
+
+
+def tfds_builder(name, data_dir=None, local_hint=FOLDER_HINT):
+    """The TFDS builder for `name`, downloaded and prepared if needed (needs internet once).
+
+    `local_hint` ends the offline error: how to train on local files with this command.
+    """
     import tensorflow_datasets as tfds
 
     try:
@@ -43,7 +49,7 @@ def tfds_builder(name, data_dir=None):
         raise UserError(
             f"cannot download TFDS dataset {name!r}: no network. On a machine with internet "
             f"run `tfds build {name} --data_dir DIR`, copy DIR here and pass --data-dir DIR "
-            f"(looked in {where}), or train on a local folder of images with --data-dir FOLDER"
+            f"(looked in {where}), {local_hint}"
         )
     builder.download_and_prepare()
     return builder
@@ -65,11 +71,11 @@ def _square_resize(image, size):
 
 
 def load_tfds(name, split="train", image_size=64, data_dir=None, image_key="image",
-              label_keys=(), max_images=None):
+              label_keys=(), max_images=None, local_hint=FOLDER_HINT):
     """Returns (images uint8 [N, S, S, 3], {label_key: int32 [N]}) for a TFDS split."""
     import tensorflow as tf
 
-    builder = tfds_builder(name, data_dir)
+    builder = tfds_builder(name, data_dir, local_hint)
     if split not in builder.info.splits:
         raise UserError(f"{name} has no split {split!r}; it has {sorted(builder.info.splits)}")
     ds = builder.as_dataset(split=split, shuffle_files=False)
