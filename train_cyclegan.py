@@ -22,7 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from kerasgan import cli
+from kerasgan import cli, scale
 from kerasgan.augment.diffaug import parse_policy
 from kerasgan.errors import UserError
 
@@ -48,6 +48,7 @@ def build_parser():
                          help="fixed test images per domain in sample grids (default 8 at 64, 4 at 256)")
     cli.add_run_args(parser, default_batch=None)
     cli.add_optimizer_args(parser)
+    scale.add_scale_args(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--loss", default="lsgan", choices=LOSSES, help="adversarial loss (default lsgan)")
     model.add_argument("--lambda-cycle", "--lambda_cycle", type=float, default=10.0,
@@ -157,9 +158,9 @@ def train(argv):
 
     from kerasgan import callbacks as cb
     from kerasgan.export import export_translator
-    from kerasgan.runs import open_run
+    from kerasgan.runs import open_run, trainer_step
     from kerasgan.trainers.cycle import cycle_grid
-    from kerasgan.training import check_xla, fit
+    from kerasgan.training import fit
 
     smaller = min(len(pair.x), len(pair.y))
     if smaller < args.batch_size:
@@ -173,9 +174,8 @@ def train(argv):
     print(f"run {run.root}: {len(pair.x)} X and {len(pair.y)} Y images, {steps} steps of batch "
           f"{args.batch_size} (LR decays from step {decay_start})")
 
-    trainer = build_trainer(args)
-    trainer.compile(*optimizers(args, decay_start, steps), jit_compile=not args.no_xla)
-    check_xla(trainer, not args.no_xla)
+    trainer, strategy = scale.build_trainer(args, lambda: build_trainer(args),
+                                            lambda: optimizers(args, decay_start, steps))
 
     writer = tf.summary.create_file_writer(str(run.logs))
     x_test, y_test = (images.astype(np.float32) / 127.5 - 1.0 for images in (pair.x_test, pair.y_test))
@@ -187,14 +187,14 @@ def train(argv):
     ]
 
     def dataset_at(step):
-        return make_pair_dataset(pair, args.image_size, args.batch_size, args.data_preprocess, args.seed,
-                                 step, args.load_size)
+        return scale.distribute(make_pair_dataset(pair, args.image_size, args.batch_size, args.data_preprocess,
+                                                  args.seed, step, args.load_size), strategy)
 
     fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, args.resume, args.verbose)
     print(f"samples:     {run.samples}  (rows: X, G(X), F(G(X)), Y, F(Y), G(F(Y)))\n"
           f"tensorboard: tensorboard --logdir {run.logs}\ncheckpoint:  {run.checkpoint_path()}")
     if not args.no_export:
-        metadata = {"run": str(run.root), "step": int(trainer.step), "config": config}
+        metadata = {"run": str(run.root), "step": trainer_step(trainer), "config": config}
         for suffix, generator in (("x2y", trainer.g_xy), ("y2x", trainer.g_yx)):
             path = export_translator(generator, args.exports_dir, f"{name}_{suffix}", args.image_size,
                                      {**metadata, "direction": suffix})

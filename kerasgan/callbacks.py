@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.images import make_grid, save_gif, save_png, slerp, to_uint8
-from kerasgan.runs import save_checkpoint
+from kerasgan.runs import save_checkpoint, trainer_step
 
 
 class StepCallback(keras.callbacks.Callback):
@@ -20,12 +20,12 @@ class StepCallback(keras.callbacks.Callback):
         self.every = every
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.step)
+        step = trainer_step(self.model)
         if self.every and step % self.every == 0:
             self.on_step(step, logs or {})
 
     def on_train_end(self, logs=None):
-        self.on_end(int(self.model.step))
+        self.on_end(trainer_step(self.model))
 
     def on_step(self, step, logs):
         pass
@@ -104,7 +104,7 @@ class StopAtStep(keras.callbacks.Callback):
         self.total_steps = total_steps
 
     def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.step) >= self.total_steps:
+        if trainer_step(self.model) >= self.total_steps:
             self.model.stop_training = True
 
 

@@ -51,13 +51,18 @@ def write_json(path, data):
     os.replace(tmp, path)
 
 
+def trainer_step(trainer):
+    """The trainer's completed steps as an int (its `step` may be a distributed variable)."""
+    return int(trainer.step.numpy())
+
+
 def save_checkpoint(trainer, run, tag=LATEST, **extra):
     """Saves the trainer's whole state (nets, optimizers, step, RNG, pools) atomically."""
     path = run.checkpoint_path(tag)
     tmp = path.with_name(f".{tag}.tmp.weights.h5")
     trainer.save_weights(tmp)
     os.replace(tmp, path)
-    write_json(path.with_suffix("").with_suffix(".json"), {"step": int(trainer.step), **extra})
+    write_json(path.with_suffix("").with_suffix(".json"), {"step": trainer_step(trainer), **extra})
     return path
 
 
@@ -67,4 +72,4 @@ def restore_checkpoint(trainer, run, tag=LATEST):
     if not path.exists():
         raise UserError(f"no checkpoint {path}")
     trainer.load_weights(path)
-    return int(trainer.step)
+    return trainer_step(trainer)

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from kerasgan import callbacks as cb
 from kerasgan.errors import UserError
-from kerasgan.runs import restore_checkpoint, save_checkpoint
+from kerasgan.runs import restore_checkpoint, save_checkpoint, trainer_step
 
 SCHEDULES = ("constant", "linear", "cosine")
 
@@ -85,9 +85,9 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
         )
     except KeyboardInterrupt:
         path = save_checkpoint(trainer, run)
-        print(f"\ninterrupted at step {int(trainer.step)}; saved {path}; add --resume to continue",
+        print(f"\ninterrupted at step {trainer_step(trainer)}; saved {path}; add --resume to continue",
               file=sys.stderr)
         raise SystemExit(130) from None
     except tf.errors.ResourceExhaustedError:
         raise UserError("out of memory: lower --batch-size or --image-size") from None
-    return int(trainer.step)
+    return trainer_step(trainer)

@@ -180,7 +180,8 @@ class CycleGANTrainer(keras.Model):
         with tf.GradientTape() as tape:
             terms, fake_x, fake_y = self.generator_losses(real_x, real_y)
             loss = global_mean(terms["g_loss"])
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        # scale_loss: identity in float32; the loss scale under mixed_float16.
+        self.g_optimizer.apply_gradients(zip(tape.gradient(self.g_optimizer.scale_loss(loss), weights), weights))
         for name, value in terms.items():
             self.trackers[name].update_state(global_mean(value))
         return ops.stop_gradient(fake_x), ops.stop_gradient(fake_y)
@@ -192,7 +193,7 @@ class CycleGANTrainer(keras.Model):
         with tf.GradientTape() as tape:
             terms = {k: global_mean(v) for k, v in self.discriminator_losses(real_x, real_y, fake_x, fake_y).items()}
             loss = terms["d_x_loss"] + terms["d_y_loss"]  # each D only sees its own term's gradient
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        self.d_optimizer.apply_gradients(zip(tape.gradient(self.d_optimizer.scale_loss(loss), weights), weights))
         for name, value in terms.items():
             self.trackers[name].update_state(value)
 

@@ -1,8 +1,10 @@
 """The adversarial-pair trainer: one generator, one discriminator, one update rule.
 
 Covers least squares, non-saturating BCE, hinge, WGAN with weight clipping and WGAN-GP,
-with n_critic discriminator updates per generator update, one-sided label smoothing, noisy
-labels and DiffAugment. `train_step` is XLA-compiled by default.
+with n_critic discriminator updates per generator update, LSGAN's a/b/c targets, one-sided
+label smoothing, noisy labels and DiffAugment. Subclasses (conditional, InfoGAN) reuse the
+pieces of the update: `generate`, `critic`, `discriminate_groups`, `penalty`,
+`update_discriminator`. `train_step` is XLA-compiled by default.
 """
 
 import keras
@@ -13,6 +15,9 @@ from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
 
 LATENT_PRIORS = ("normal", "uniform")
+# Least squares targets (a, b, c): D pushes fake to a and real to b, G pushes fake to c.
+# (0, 1, 1) is the 0-1 coding; (-1, 1, 0) makes the objective a Pearson chi^2 divergence.
+LSGAN_TARGETS = (0.0, 1.0, 1.0)
 
 
 def global_mean(per_example):
@@ -24,6 +29,20 @@ def global_mean(per_example):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     batch = ops.cast(ops.shape(per_example)[0] * replicas, per_example.dtype)
     return ops.sum(per_example) / batch
+
+
+def draw_for_replica(draw, batch):
+    """`draw(n)` for this replica's `batch` rows, cut from one draw for the global batch.
+
+    Replicas share the RNG state, so each would otherwise draw the same numbers; slicing one
+    global draw gives N replicas exactly the noise one device draws for the same global batch.
+    """
+    context = tf.distribute.get_replica_context()
+    replicas = context.num_replicas_in_sync if context is not None else 1
+    if replicas == 1:
+        return draw(batch)
+    start = context.replica_id_in_sync_group * batch
+    return tf.gather(draw(batch * replicas), tf.range(batch) + start)
 
 
 def saved_seed_generator(model, seed):
@@ -41,12 +60,36 @@ def has_batch_norm(model):
     return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
 
 
+def noise_dim_of(generator):
+    """The width of G's noise input, for plain (noise -> image) and dict-input generators."""
+    inputs = generator.input
+    noise = inputs["noise"] if isinstance(inputs, dict) else inputs
+    return noise.shape[-1]
+
+
+def concat_batches(parts):
+    """Concatenates tensors (or dicts of tensors) along the batch axis; None stays None."""
+    if parts[0] is None:
+        return None
+    return keras.tree.map_structure(lambda *tensors: ops.concatenate(tensors, axis=0), *parts)
+
+
+def split_batch(outputs, parts):
+    """Cuts a tensor (or every tensor of a dict) into `parts` equal slices along the batch axis."""
+    size = ops.shape(keras.tree.flatten(outputs)[0])[0] // parts
+
+    def piece(i):
+        return keras.tree.map_structure(lambda t: t[i * size:(i + 1) * size], outputs)
+
+    return [piece(i) for i in range(parts)]
+
+
 class GANTrainer(keras.Model):
     """Trains `generator` (noise -> image) against `discriminator` (image -> logits)."""
 
     def __init__(self, generator, discriminator, loss="lsgan", n_critic=1, gp_weight=10.0,
                  clip_value=0.01, diffaug=(), label_smoothing=0.0, noisy_labels=False,
-                 latent="normal", seed=None, **kwargs):
+                 latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, **kwargs):
         super().__init__(**kwargs)
         if loss not in losses.ADVERSARIAL_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {losses.ADVERSARIAL_LOSSES}")
@@ -54,7 +97,7 @@ class GANTrainer(keras.Model):
             raise ValueError(f"unknown latent prior {latent!r}; choose one of {LATENT_PRIORS}")
         self.generator = generator
         self.discriminator = discriminator
-        self.noise_dim = generator.input_shape[-1]
+        self.noise_dim = noise_dim_of(generator)
         self.loss_kind = loss
         self.n_critic = n_critic
         self.gp_weight = gp_weight
@@ -63,6 +106,10 @@ class GANTrainer(keras.Model):
         self.label_smoothing = label_smoothing
         self.noisy_labels = noisy_labels
         self.latent = latent
+        # Targets (fake, real, generator); only least squares lets them differ from 0, 1, 1.
+        self.fake_target, self.real_target, self.g_target = (
+            tuple(float(t) for t in lsgan_targets) if loss == "lsgan" else LSGAN_TARGETS
+        )
         self.seed_generator = saved_seed_generator(self, seed)
         # Real and fake go through D in one concatenated call unless batch norm would then
         # mix their statistics (which changes what D learns).
@@ -91,10 +138,12 @@ class GANTrainer(keras.Model):
         return self.g_optimizer.iterations
 
     def sample_noise(self, batch_size):
-        shape = (batch_size, self.noise_dim)
-        if self.latent == "uniform":
-            return keras.random.uniform(shape, -1.0, 1.0, seed=self.seed_generator)
-        return keras.random.normal(shape, seed=self.seed_generator)
+        def draw(n):
+            if self.latent == "uniform":
+                return keras.random.uniform((n, self.noise_dim), -1.0, 1.0, seed=self.seed_generator)
+            return keras.random.normal((n, self.noise_dim), seed=self.seed_generator)
+
+        return draw_for_replica(draw, batch_size)
 
     def call(self, noise, training=False):
         return self.generator(noise, training=training)
@@ -103,59 +152,105 @@ class GANTrainer(keras.Model):
     def augment(self, images):
         return diff_augment(images, self.diffaug, self.seed_generator)
 
-    def discriminate(self, real, fake):
+    def generate(self, noise, labels=None):
+        """G's images for a noise batch (conditional trainers also pass `labels`)."""
+        return self.generator(noise, training=True)
+
+    def critic(self, images, labels=None):
+        """D's outputs for images as given (conditional trainers also pass `labels`)."""
+        return self.discriminator(images, training=True)
+
+    def discriminate(self, real, fake, labels=None):
         """D's logits for real and fake images (DiffAugment applied to both)."""
-        real, fake = self.augment(real), self.augment(fake)
+        return self.discriminate_groups([real, fake], [labels, labels])
+
+    def discriminate_groups(self, images, labels):
+        """D's outputs for each group of images (with its labels), augmented per group.
+
+        One concatenated call unless D has batch norm, which would then mix the groups'
+        statistics (and change what D learns).
+        """
+        images = [self.augment(x) for x in images]
         if self.joint_d_pass:
-            logits = self.discriminator(ops.concatenate([real, fake], axis=0), training=True)
-            return ops.split(logits, 2, axis=0)
-        return self.discriminator(real, training=True), self.discriminator(fake, training=True)
+            outputs = self.critic(concat_batches(images), concat_batches(labels))
+            return split_batch(outputs, len(images))
+        return [self.critic(x, y) for x, y in zip(images, labels)]
 
     def d_targets(self, batch):
-        """Targets for real and fake logits: 1/0, smoothed or noisy (lsgan and bce only)."""
+        """Targets for real and fake logits: 1/0 (LSGAN: b/a), smoothed or noisy (lsgan, bce)."""
         if self.noisy_labels:
-            real = keras.random.uniform((batch, 1), 0.7, 1.2, seed=self.seed_generator)
-            fake = keras.random.uniform((batch, 1), 0.0, 0.3, seed=self.seed_generator)
+            real = draw_for_replica(lambda n: keras.random.uniform((n, 1), 0.7, 1.2, seed=self.seed_generator), batch)
+            fake = draw_for_replica(lambda n: keras.random.uniform((n, 1), 0.0, 0.3, seed=self.seed_generator), batch)
             return real, fake
-        return 1.0 - self.label_smoothing, 0.0
+        return self.real_target - self.label_smoothing, self.fake_target
 
-    def d_step(self, real):
-        batch = ops.shape(real)[0]
-        fake = self.generator(self.sample_noise(batch), training=True)
-        real_target, fake_target = self.d_targets(batch)
-        with tf.GradientTape() as tape:
-            real_logits, fake_logits = self.discriminate(real, fake)
-            per_example = losses.d_loss(self.loss_kind, real_logits, fake_logits, real_target, fake_target)
-            if self.loss_kind == "wgan-gp":
-                alpha = keras.random.uniform((batch, 1, 1, 1), seed=self.seed_generator)
-                penalty = losses.gradient_penalty(
-                    lambda x: self.discriminator(x, training=True), real, fake, alpha
-                )
-                per_example = per_example + self.gp_weight * penalty
-                self.trackers["gp"].update_state(ops.mean(penalty))
-            loss = global_mean(per_example)
+    def penalty(self, real, fake, critic):
+        """gp_weight * the WGAN-GP penalty per example [B] (0 for the other losses).
+
+        `critic` maps images to logits [B, 1].
+        """
+        if self.loss_kind != "wgan-gp":
+            return 0.0
+        alpha = draw_for_replica(lambda n: keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator),
+                                 ops.shape(real)[0])
+        penalty = losses.gradient_penalty(critic, real, fake, alpha)
+        self.trackers["gp"].update_state(ops.mean(penalty))
+        return self.gp_weight * penalty
+
+    def update_discriminator(self, tape, loss):
+        """One optimizer step on D's weights, then WGAN's weight clipping to [-c, c]."""
         weights = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        # scale_loss: identity in float32; the loss scale under mixed_float16.
+        self.d_optimizer.apply_gradients(zip(tape.gradient(self.d_optimizer.scale_loss(loss), weights), weights))
         if self.clip_value is not None:
-            for weight in weights:
-                weight.assign(ops.clip(weight, -self.clip_value, self.clip_value))
+            self.clip_discriminator()
+
+    def clip_discriminator(self):
+        for weight in self.discriminator.trainable_variables:
+            weight.assign(ops.clip(weight, -self.clip_value, self.clip_value))
+
+    def update_generator(self, tape, loss):
+        # Gradients for G's weights only: D's weight gradients are never computed here.
+        weights = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(self.g_optimizer.scale_loss(loss), weights), weights))
+
+    def track_d(self, loss, real_logits, fake_logits):
         self.trackers["d_loss"].update_state(loss)
         self.trackers["d_real"].update_state(ops.mean(real_logits))
         self.trackers["d_fake"].update_state(ops.mean(fake_logits))
 
-    def g_step(self, batch):
-        weights = self.generator.trainable_variables
+    def d_step(self, real, labels=None):
+        batch = ops.shape(real)[0]
+        fake = self.generate(self.sample_noise(batch), labels)
+        real_target, fake_target = self.d_targets(batch)
         with tf.GradientTape() as tape:
-            fake = self.generator(self.sample_noise(batch), training=True)
-            fake_logits = self.discriminator(self.augment(fake), training=True)
-            loss = global_mean(losses.g_loss(self.loss_kind, fake_logits))
-        # Gradients for G's weights only: D's weight gradients are never computed here.
-        self.g_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+            real_logits, fake_logits = self.discriminate(real, fake, labels)
+            per_example = losses.d_loss(self.loss_kind, real_logits, fake_logits, real_target, fake_target)
+            per_example = per_example + self.penalty(real, fake, lambda x: self.critic(x, labels))
+            loss = global_mean(per_example)
+        self.update_discriminator(tape, loss)
+        self.track_d(loss, real_logits, fake_logits)
+
+    def g_step(self, batch, labels=None):
+        with tf.GradientTape() as tape:
+            fake = self.generate(self.sample_noise(batch), labels)
+            fake_logits = self.critic(self.augment(fake), labels)
+            loss = global_mean(losses.g_loss(self.loss_kind, fake_logits, self.g_target))
+        self.update_generator(tape, loss)
         self.trackers["g_loss"].update_state(loss)
 
-    def train_step(self, data):
+    def unpack(self, data):
+        """(real images, labels) of a batch; an unconditional trainer ignores any labels."""
         real = data[0] if isinstance(data, (tuple, list)) else data
+        return real, None
+
+    def train_step(self, data):
+        real, labels = self.unpack(data)
         for _ in range(self.n_critic):
-            self.d_step(real)
-        self.g_step(ops.shape(real)[0])
+            self.d_step(real, labels)
+        self.g_step(ops.shape(real)[0], labels)
+        if self.clip_value is not None:
+            # Spectral normalization writes W / sigma into D's kernels on every training call,
+            # the G step's included: clip again so every step ends inside [-c, c].
+            self.clip_discriminator()
         return {name: tracker.result() for name, tracker in self.trackers.items()}

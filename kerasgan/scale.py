@@ -1,0 +1,118 @@
+"""Mixed precision and tf.distribute strategies for the training CLIs.
+
+    --precision float32 | mixed_float16 | mixed_bfloat16
+    --strategy  none | mirrored | multiworker
+
+Networks and optimizers are built inside `strategy.scope()`; Keras' fit distributes the
+tf.data batches (each global batch split across replicas) and the trainers divide their
+losses by the global batch size, so N replicas compute the same update as one device.
+"""
+
+import os
+import sys
+
+import keras
+import tensorflow as tf
+
+from kerasgan.errors import UserError
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("none", "mirrored", "multiworker")
+
+
+def add_scale_args(parser):
+    group = parser.add_argument_group("speed and scale")
+    group.add_argument("--precision", default="float32", choices=PRECISIONS,
+                       help="mixed_float16 (GPUs, with loss scaling) or mixed_bfloat16 (TPUs, recent CPUs/GPUs)")
+    group.add_argument("--strategy", default="none", choices=STRATEGIES,
+                       help="mirrored: all local GPUs; multiworker: several machines configured by TF_CONFIG")
+    return group
+
+
+def set_precision(policy):
+    """Sets Keras' global dtype policy; call before building any network."""
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def make_strategy(name):
+    """The tf.distribute strategy for `--strategy` (the default strategy for "none")."""
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise UserError("--strategy multiworker needs TF_CONFIG describing the cluster (see README, Scaling out)")
+        _fix_keras_multiworker_logs()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise UserError(f"unknown strategy {name!r}; choose one of {STRATEGIES}")
+
+
+def _fix_keras_multiworker_logs():
+    """Keras 3's fit averages each step's logs across workers with
+    `strategy.reduce("MEAN", v, axis=0)`, which fails on the scalar logs every trainer returns
+    ("Invalid reduction dimension 0 for input with 0 dimensions", tensorflow#72388). Reduce
+    scalars over replicas only (axis=None); everything else goes through Keras unchanged."""
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    original = tf_trainer.reduce_per_replica
+    if getattr(original, "kerasgan_fixed", False):
+        return
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("auto", "mean") and tf_trainer._collective_all_reduce_multi_worker(strategy):
+            return tf.nest.map_structure(lambda v: strategy.reduce("MEAN", v, axis=None), values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica.kerasgan_fixed = True
+    tf_trainer.reduce_per_replica = reduce_per_replica
+
+
+def use_xla(strategy, wanted):
+    """XLA under a multi-replica strategy fails on CPU ("Trying to access resource ... on CPU:1
+    from CPU:0"); fall back to graph mode there with one warning line."""
+    if wanted and strategy.num_replicas_in_sync > 1 and not tf.config.list_physical_devices("GPU"):
+        print("warning: XLA does not compile under a multi-device strategy on CPU; training without it",
+              file=sys.stderr)
+        return False
+    return wanted
+
+
+def wrap_optimizer(optimizer, precision):
+    """float16 needs loss scaling; Keras only wraps the single optimizer given to compile,
+    so each of a GAN's optimizers is wrapped here."""
+    if precision == "mixed_float16":
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def shard_by_data(dataset):
+    """In-memory datasets cannot be sharded by file: shard by element across workers."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def build_trainer(args, build, make_optimizers):
+    """Builds and compiles a trainer as --precision, --strategy and --no-xla ask.
+
+    `build()` returns the trainer, `make_optimizers()` its (generator, discriminator)
+    optimizers; both run inside the strategy's scope so every variable is distributed.
+    Returns (trainer, strategy).
+    """
+    from kerasgan.training import check_xla
+
+    set_precision(args.precision)
+    strategy = make_strategy(args.strategy)
+    xla = use_xla(strategy, not args.no_xla)
+    with strategy.scope():
+        trainer = build()
+        g_optimizer, d_optimizer = (wrap_optimizer(o, args.precision) for o in make_optimizers())
+        trainer.compile(g_optimizer, d_optimizer, jit_compile=xla)
+    check_xla(trainer, xla)
+    return trainer, strategy
+
+
+def distribute(dataset, strategy):
+    """Element-wise sharding when several workers read the same in-memory data."""
+    return shard_by_data(dataset) if strategy.num_replicas_in_sync > 1 else dataset

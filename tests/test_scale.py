@@ -1,0 +1,93 @@
+"""Mixed precision and tf.distribute: same results on one device or many."""
+
+import json
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from kerasgan import scale
+from kerasgan.data.pipeline import make_dataset
+from kerasgan.data.shapes import make_shapes
+from kerasgan.errors import UserError
+from kerasgan.nets.dcgan import build_discriminator, build_generator
+from kerasgan.trainers.gan import GANTrainer
+
+SCRIPTS = ROOT / "tests" / "scripts"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("loss", ["lsgan", "wgan-gp"])
+def test_mirrored_step_on_two_devices_equals_one_device_step(loss):
+    result = subprocess.run([sys.executable, str(SCRIPTS / "mirrored_step.py"), loss],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2 and report["default_is_none"]
+    assert report["moved"] > 1e-3  # the steps really changed the weights...
+    assert report["max_diff"] < 1e-5  # ...identically on one device and on two
+
+
+def test_two_multiworker_processes_end_with_identical_weights(tmp_path):
+    ports = [str(free_port()), str(free_port())]
+    outputs = [tmp_path / f"worker{i}.npz" for i in range(2)]
+    workers = [subprocess.Popen([sys.executable, str(SCRIPTS / "multiworker.py"), str(i), *ports, str(outputs[i])],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    try:
+        errors = [w.communicate(timeout=600)[1] for w in workers]
+    finally:
+        for w in workers:
+            w.kill()
+    assert all(w.returncode == 0 for w in workers), errors[0][-3000:] + errors[1][-3000:]
+    first, second = np.load(outputs[0]), np.load(outputs[1])
+    assert int(first["replicas"]) == 2 and int(first["step"]) == int(second["step"]) == 3
+    for key in first.files:
+        np.testing.assert_array_equal(first[key], second[key])
+
+
+def test_bfloat16_step_gives_finite_losses_and_float32_outputs():
+    try:
+        scale.set_precision("mixed_bfloat16")
+        generator = build_generator(64, noise_dim=8, width=8)
+        discriminator = build_discriminator(64, width=8)
+        trainer = GANTrainer(generator, discriminator, seed=0)
+        trainer.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+        assert generator.layers[1].compute_dtype == "bfloat16"
+        images, _ = make_shapes(16, 64)
+        logs = trainer.fit(make_dataset(images, 64, 8), steps_per_epoch=2, epochs=1, verbose=0).history
+        assert all(np.isfinite(v).all() for v in logs.values())
+        assert generator(np.zeros((1, 8), np.float32)).dtype == "float32"
+        assert discriminator(np.zeros((1, 64, 64, 3), np.float32)).dtype == "float32"
+        assert trainer.generator.weights[0].dtype == "float32"  # master weights stay float32
+    finally:
+        scale.set_precision("float32")
+
+
+def test_float16_wraps_both_optimizers_in_loss_scaling():
+    wrapped = scale.wrap_optimizer(keras.optimizers.Adam(), "mixed_float16")
+    assert isinstance(wrapped, keras.optimizers.LossScaleOptimizer)
+    plain = keras.optimizers.Adam()
+    assert scale.wrap_optimizer(plain, "mixed_bfloat16") is plain
+
+
+def test_strategy_errors_and_xla_fallback(monkeypatch, capsys):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UserError, match="TF_CONFIG"):
+        scale.make_strategy("multiworker")
+    assert scale.make_strategy("none").num_replicas_in_sync == 1
+
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    assert scale.use_xla(TwoReplicas(), True) is False
+    assert "XLA does not compile" in capsys.readouterr().err
+    assert scale.use_xla(scale.make_strategy("none"), True) is True
