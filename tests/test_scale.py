@@ -27,14 +27,16 @@ def free_port():
 
 
 @pytest.mark.parametrize("loss", ["lsgan", "wgan-gp"])
-def test_mirrored_step_on_two_devices_equals_one_device_step(loss):
-    result = subprocess.run([sys.executable, str(SCRIPTS / "mirrored_step.py"), loss],
+def test_mirrored_step_on_two_devices_equals_one_device_step(loss, tmp_path):
+    result = subprocess.run([sys.executable, str(SCRIPTS / "mirrored_step.py"), loss,
+                             str(tmp_path / "mirrored.weights.h5")],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2 and report["default_is_none"]
     assert report["moved"] > 1e-3  # the steps really changed the weights...
     assert report["max_diff"] < 1e-5  # ...identically on one device and on two
+    assert report["restore_diff"] == 0.0  # and the mirrored checkpoint restores on one device
 
 
 def test_two_multiworker_processes_end_with_identical_weights(tmp_path):

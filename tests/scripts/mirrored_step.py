@@ -23,12 +23,17 @@ from kerasgan.trainers.gan import GANTrainer  # noqa: E402
 LOSS = sys.argv[1] if len(sys.argv) > 1 else "lsgan"
 
 
-def trained_weights(strategy, initial=None, steps=2):
+def make_trainer(strategy):
     with strategy.scope():
         keras.utils.set_random_seed(0)
         trainer = GANTrainer(build_generator(64, noise_dim=8, width=8, norm="none"),
                              build_discriminator(64, width=8, norm="none"), loss=LOSS, seed=3)
         trainer.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), jit_compile=False)
+    return trainer
+
+
+def trained_weights(strategy, initial=None, steps=2, save_to=None):
+    trainer = make_trainer(strategy)
     if initial is not None:
         for weight, value in zip(trainer.generator.weights + trainer.discriminator.weights, initial):
             weight.assign(value)
@@ -36,13 +41,21 @@ def trained_weights(strategy, initial=None, steps=2):
     images = np.random.default_rng(0).uniform(-1, 1, (8, 64, 64, 3)).astype(np.float32)
     dataset = tf.data.Dataset.from_tensors(images).repeat()
     trainer.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+    if save_to:
+        trainer.save_weights(save_to)
     return start, [w.numpy() for w in trainer.generator.weights + trainer.discriminator.weights]
 
 
 start, single = trained_weights(tf.distribute.get_strategy())
 mirrored_strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-_, mirrored = trained_weights(mirrored_strategy, start)
+checkpoint = sys.argv[2] if len(sys.argv) > 2 else "/tmp/mirrored.weights.h5"
+_, mirrored = trained_weights(mirrored_strategy, start, save_to=checkpoint)
+# A checkpoint written under the strategy restores on one device.
+restored = make_trainer(tf.distribute.get_strategy())
+restored.load_weights(checkpoint)
+restore_diff = max(float(np.abs(a - w.numpy()).max())
+                   for a, w in zip(mirrored, restored.generator.weights + restored.discriminator.weights))
 moved = max(float(np.abs(a - b).max()) for a, b in zip(start, single))
 diff = max(float(np.abs(a - b).max()) for a, b in zip(single, mirrored))
-print(json.dumps({"replicas": mirrored_strategy.num_replicas_in_sync, "moved": moved, "max_diff": diff,
+print(json.dumps({"replicas": mirrored_strategy.num_replicas_in_sync, "moved": moved, "max_diff": diff, "restore_diff": restore_diff,
                   "default_is_none": make_strategy("none").num_replicas_in_sync == 1}))
