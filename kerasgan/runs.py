@@ -53,7 +53,8 @@ def write_json(path, data):
 
 def trainer_step(trainer):
     """The trainer's completed steps as an int (its `step` may be a distributed variable)."""
-    return int(trainer.step.numpy())
+    step = trainer.step
+    return int(step.numpy() if hasattr(step, "numpy") else step)
 
 
 def save_checkpoint(trainer, run, tag=LATEST, **extra):

@@ -2,6 +2,7 @@
 
 from kerasgan.metrics.fid import (
     FeatureStats,
+    fid_and_kid,
     frechet_distance,
     kernel_inception_distance,
     statistics,
@@ -13,6 +14,7 @@ __all__ = [
     "FeatureStats",
     "InceptionFeatures",
     "default_cache_dir",
+    "fid_and_kid",
     "frechet_distance",
     "kernel_inception_distance",
     "real_statistics",
