@@ -74,6 +74,54 @@ def export_generator(generator, export_root, name, metadata=None, version=None, 
                   version)
 
 
+def export_conditional_generator(generator, export_root, name, label_names, metadata=None, version=None,
+                                 latent="normal"):
+    """Exports a generator with named inputs (conditional GANs, InfoGAN). Signatures:
+
+    - `serving_default`: `noise` float32 [batch, noise_dim], one int32 [batch] input per
+      attribute, named after it (ids index `label_names[attribute]`), and, for InfoGAN,
+      `continuous` float32 [batch, n] -> `images` uint8 [batch, H, W, 3]
+    - `generate`: `batch_size` int32, `seed` int64 and one int32 scalar per attribute (the
+      same labels for the whole batch) -> `images`; the noise is drawn in-graph from the
+      training prior (`latent`), continuous codes from U(-1, 1)
+
+    `label_names` ({attribute: [class names]}) is stored in assets.extra/kerasgan.json.
+    """
+    specs = {t.name: tf.TensorSpec([None, *t.shape[1:]], t.dtype, name=t.name) for t in generator.inputs}
+    missing = set(label_names) - set(specs)
+    if "noise" not in specs or missing:
+        raise ValueError(f"generator inputs {sorted(specs)} need `noise` and every attribute of {sorted(label_names)}")
+    noise_dim = specs["noise"].shape[-1]
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    def from_inputs(inputs):
+        return {"images": _uint8_images(generator(inputs, training=False))}
+
+    def generate(inputs):
+        batch_size = inputs["batch_size"]
+        seed_pair = tf.stack([inputs["seed"], tf.constant(0, tf.int64)])
+        shape = tf.stack([batch_size, noise_dim])
+        if latent == "uniform":
+            noise = tf.random.stateless_uniform(shape, seed_pair, minval=-1.0, maxval=1.0)
+        else:
+            noise = tf.random.stateless_normal(shape, seed=seed_pair)
+        feed = {"noise": noise, **{a: tf.fill([batch_size], inputs[a]) for a in label_names}}
+        if "continuous" in specs:
+            codes_shape = tf.stack([batch_size, specs["continuous"].shape[-1]])
+            feed["continuous"] = tf.random.stateless_uniform(codes_shape, seed_pair + 1, minval=-1.0, maxval=1.0)
+        return from_inputs(feed)
+
+    archive.add_endpoint("serving_default", from_inputs, [specs])
+    scalars = {"batch_size": tf.TensorSpec([], tf.int32, name="batch_size"),
+               "seed": tf.TensorSpec([], tf.int64, name="seed"),
+               **{a: tf.TensorSpec([], tf.int32, name=a) for a in label_names}}
+    archive.add_endpoint("generate", generate, [scalars])
+    info = {"kind": "conditional_generator", "noise_dim": noise_dim, "latent": latent,
+            "label_names": {a: list(n) for a, n in label_names.items()}, **(metadata or {})}
+    return _write(archive, export_root, name, info, version)
+
+
 def export_translator(generator, export_root, name, image_size, metadata=None, version=None):
     """Exports an image-to-image generator. Signatures:
 

@@ -1,4 +1,4 @@
-"""Resolves the CLI's `--dataset` / `--data-dir` pair into an in-memory image array."""
+"""Resolves the CLI's `--dataset` / `--data-dir` pair into in-memory images (and labels)."""
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from kerasgan.data.folder import load_folder
+from kerasgan.data.labels import load_csv_labels, load_subfolder_labels, tfds_label_names
 from kerasgan.data.shapes import make_shapes
-from kerasgan.data.tfds import load_tfds
+from kerasgan.data.tfds import load_tfds, tfds_builder
 from kerasgan.errors import UserError
 
 # The course layout: <data root>/cat/grumpifyBprocessed (DCGAN) and grumpifyAprocessed.
@@ -33,12 +34,25 @@ def course_folder(data_root, relative, dataset):
     raise UserError(f"{relative} not found under {root} (--data-dir should hold {relative})")
 
 
-def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None):
-    """`dataset`: None (a folder at `data_dir`), "shapes", "grumpifycat" or a TFDS name."""
+def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_labels=False,
+                   labels_csv=None, label_keys=("label",)):
+    """`dataset`: None (a folder at `data_dir`), "shapes", "grumpifycat" or a TFDS name.
+
+    `shapes` always carries its `shape` and `color` labels. With `with_labels` (a model that
+    needs labels), a folder is labelled by its class subfolders and a TFDS dataset by its
+    `label_keys`; `labels_csv` labels a folder from a CSV (see kerasgan/data/labels.py).
+    """
     if dataset is None and data_dir is None:
         dataset = "shapes"
+    if labels_csv and dataset is not None:
+        raise UserError("--labels-csv labels a folder of images: give the folder with --data-dir, "
+                        f"not --dataset {dataset}")
     if dataset is None:
         folder = Path(data_dir).expanduser()
+        if labels_csv:
+            return ImageSet(folder.name, *load_csv_labels(folder, labels_csv, image_size))
+        if with_labels:
+            return ImageSet(folder.name, *load_subfolder_labels(folder, image_size))
         return ImageSet(folder.name, load_folder(folder, image_size))
     if dataset == "shapes":
         from kerasgan.data.shapes import ATTRIBUTES
@@ -46,8 +60,12 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None):
         images, labels = make_shapes(num_images or 2048, image_size, seed)
         return ImageSet("shapes", images, labels, {k: list(v) for k, v in ATTRIBUTES.items()})
     if dataset.lower() in COURSE_FOLDERS:
+        if with_labels:
+            raise UserError(f"{dataset} has no labels: label a folder with class subfolders or --labels-csv")
         folder = course_folder(data_dir, COURSE_FOLDERS[dataset.lower()], dataset)
         return ImageSet(dataset.lower(), load_folder(folder, image_size))
     name = dataset.removeprefix("tfds:")
-    images, _ = load_tfds(name, "train", image_size, data_dir, max_images=num_images)
-    return ImageSet(name.replace("/", "_"), images)
+    keys = tuple(label_keys) if with_labels else ()
+    names = tfds_label_names(tfds_builder(name, data_dir), keys) if keys else {}
+    images, labels = load_tfds(name, "train", image_size, data_dir, label_keys=keys, max_images=num_images)
+    return ImageSet(name.replace("/", "_"), images, labels, names)

@@ -1,4 +1,4 @@
-"""DCGAN generator and discriminator at 64, 128 and 256 pixels.
+"""DCGAN generator and discriminator at 64, 128 and 256 pixels (16 and 32 for quick runs).
 
 Generator: noise [B, noise_dim] -> dense to 4x4 -> (upsample x2 + conv) blocks -> tanh
 image [B, S, S, 3]. Discriminator: image [B, S, S, 3] -> k4 s2 p1 convs with LeakyReLU(0.2)
@@ -15,11 +15,11 @@ from kerasgan.nets.layers import (
     ReflectionPadding2D, activation_layer, apply, conv, kernel_initializer, norm_layer,
 )
 
-IMAGE_SIZES = (64, 128, 256)
+IMAGE_SIZES = (16, 32, 64, 128, 256)
 UPSAMPLING = ("upsample", "transpose")
 
 
-def _num_blocks(image_size):
+def num_blocks(image_size):
     if image_size not in IMAGE_SIZES:
         raise ValueError(f"image size must be one of {IMAGE_SIZES}, got {image_size}")
     return int(math.log2(image_size // 4))
@@ -47,7 +47,7 @@ def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample",
     """
     if upsample not in UPSAMPLING:
         raise ValueError(f"unknown upsampling {upsample!r}; choose one of {UPSAMPLING}")
-    blocks = _num_blocks(image_size)
+    blocks = num_blocks(image_size)
     two_convs = image_size >= 256 if two_convs is None else two_convs
     noise = keras.Input((noise_dim,), name="noise")
     x = layers.Dense(4 * 4 * _channels(width, 0), use_bias=False,
@@ -73,25 +73,41 @@ def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample",
     return keras.Model(noise, image, name=name)
 
 
+def discriminator_block(x, index, blocks, width=32, norm="batch", spectral_norm=False, init="normal",
+                        two_convs=False, activation="leaky_relu"):
+    """D's block `index` of `blocks`: [B, S, S, C] -> [B, S/2, S/2, filters].
+
+    A k4 s2 conv, then norm (none on the first block, as DCGAN) and the activation; with
+    `two_convs` a reflection-padded k3 conv comes first. Exposed so conditional and InfoGAN
+    discriminators can join labels or heads between blocks.
+    """
+    level = blocks - 1 - index  # the stage this block outputs, counted from 4x4
+    filters = _channels(width, level)
+    if two_convs:
+        x = apply(x, *_conv_same(filters, 3, True, init, spectral_norm))
+        x = activation_layer(activation)(x)
+    x = conv(filters, 4, 2, "same", init, spectral_norm)(x)
+    return apply(x, norm_layer(norm) if index > 0 else None, activation_layer(activation))
+
+
+def discriminator_logit(x, init="normal", spectral_norm=False):
+    """4x4 features [B, 4, 4, C] -> logit [B, 1] through a k4 valid conv."""
+    x = conv(1, 4, 1, "valid", init, spectral_norm)(x)
+    return layers.Flatten(dtype="float32", name="logit")(x)
+
+
 def build_discriminator(image_size=64, width=32, norm="batch", spectral_norm=False, init="normal",
-                        two_convs=None, name="discriminator"):
+                        two_convs=None, activation="leaky_relu", name="discriminator"):
     """image [B, image_size, image_size, 3] -> logit [B, 1] (no sigmoid).
 
     k4 s2 p1 convs halve the size down to 4x4 (first conv without norm, as DCGAN); a final k4
-    valid conv maps 4x4 to 1x1. `spectral_norm` wraps every conv.
+    valid conv maps 4x4 to 1x1. `spectral_norm` wraps every conv. `activation` is DCGAN's
+    LeakyReLU(0.2) by default; relu and selu are options.
     """
-    blocks = _num_blocks(image_size)
+    blocks = num_blocks(image_size)
     two_convs = image_size >= 256 if two_convs is None else two_convs
     image = keras.Input((image_size, image_size, 3), name="image")
     x = image
-    for i in range(blocks):
-        level = blocks - 1 - i  # the stage this conv outputs, counted from 4x4
-        filters = _channels(width, level)
-        if two_convs:
-            x = apply(x, *_conv_same(filters, 3, True, init, spectral_norm))
-            x = layers.LeakyReLU(0.2)(x)
-        x = conv(filters, 4, 2, "same", init, spectral_norm)(x)
-        x = apply(x, norm_layer(norm) if i > 0 else None, layers.LeakyReLU(0.2))
-    x = conv(1, 4, 1, "valid", init, spectral_norm)(x)
-    logit = layers.Flatten(dtype="float32", name="logit")(x)
-    return keras.Model(image, logit, name=name)
+    for index in range(blocks):
+        x = discriminator_block(x, index, blocks, width, norm, spectral_norm, init, two_convs, activation)
+    return keras.Model(image, discriminator_logit(x, init, spectral_norm), name=name)

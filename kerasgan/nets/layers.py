@@ -5,7 +5,7 @@ from keras import layers, ops
 
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming")
-ACTIVATIONS = ("relu", "leaky_relu", "selu")
+ACTIVATIONS = ("relu", "leaky_relu", "selu", "elu")
 
 
 def kernel_initializer(init="normal"):
@@ -44,6 +44,8 @@ def activation_layer(kind, leaky_slope=0.2):
         return layers.LeakyReLU(negative_slope=leaky_slope)
     if kind == "selu":
         return layers.Activation("selu")
+    if kind == "elu":
+        return layers.ELU()
     raise ValueError(f"unknown activation {kind!r}; choose one of {ACTIVATIONS}")
 
 

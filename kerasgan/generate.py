@@ -1,0 +1,119 @@
+"""Images from an exported generator, with labels by name, as one PNG grid.
+
+    python train_dcgan.py generate --model exports/cdcgan_shapes_64 --labels shape=circle,color=red \\
+        --num 16 --output red_circles.png
+
+`--model` is an export folder (exports/NAME, whose newest version is used, or
+exports/NAME/VERSION). Attributes that `--labels` leaves out are drawn at random for each
+image; InfoGAN's continuous codes are drawn from U(-1, 1). The SavedModel is loaded with
+TensorFlow alone (`tf.saved_model.load`), not rebuilt from the training code.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from kerasgan import cli
+from kerasgan.errors import UserError
+
+GENERATOR_KINDS = ("generator", "conditional_generator")
+
+
+def find_export(path):
+    """exports/NAME (newest integer version) or exports/NAME/VERSION -> the version folder."""
+    path = Path(path).expanduser()
+    if (path / "saved_model.pb").is_file():
+        return path
+    versions = sorted((int(p.name) for p in path.glob("*") if p.is_dir() and p.name.isdigit()), reverse=True)
+    for version in versions:
+        if (path / str(version) / "saved_model.pb").is_file():
+            return path / str(version)
+    raise UserError(f"no exported model in {path}: --model takes exports/NAME or exports/NAME/VERSION")
+
+
+def read_metadata(version_dir):
+    path = version_dir / "assets.extra" / "kerasgan.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def parse_labels(text, label_names):
+    """"hair=blue,eyes=red" -> {"hair": id, "eyes": id}, checked against `label_names`."""
+    if not text:
+        return {}
+    if not label_names:
+        raise UserError("this model is not conditional: it takes no --labels")
+    chosen = {}
+    for pair in text.split(","):
+        attribute, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or not attribute or not value:
+            raise UserError(f"--labels wants attribute=class pairs separated by commas, got {pair!r}")
+        if attribute not in label_names:
+            raise UserError(f"unknown attribute {attribute!r}; this model has: {', '.join(label_names)}")
+        classes = label_names[attribute]
+        if value not in classes:
+            raise UserError(f"unknown {attribute} {value!r}; choose one of: {', '.join(classes)}")
+        chosen[attribute] = classes.index(value)
+    return chosen
+
+
+def signature_inputs(signature, num, labels, label_names, latent, seed):
+    """Arrays for every input of the serving signature: noise, labels, continuous codes."""
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, spec in signature.structured_input_signature[1].items():
+        shape = (num, *spec.shape[1:])
+        if name == "noise":
+            arrays[name] = (rng.uniform(-1.0, 1.0, shape) if latent == "uniform" else rng.standard_normal(shape))
+        elif name in label_names:
+            arrays[name] = (np.full(num, labels[name]) if name in labels
+                            else rng.integers(0, len(label_names[name]), num))
+        elif spec.dtype.is_floating:  # InfoGAN's continuous codes
+            arrays[name] = rng.uniform(-1.0, 1.0, shape)
+        else:
+            raise UserError(f"the model has an input {name!r} that generate does not know how to fill")
+        arrays[name] = arrays[name].astype(spec.dtype.as_numpy_dtype)
+    return arrays
+
+
+def generate(model, labels=None, num=16, seed=0):
+    """uint8 images [num, H, W, 3] from the export at `model` for labels given by name."""
+    import tensorflow as tf
+
+    version_dir = find_export(model)
+    metadata = read_metadata(version_dir)
+    if metadata.get("kind", "generator") not in GENERATOR_KINDS:
+        raise UserError(f"{version_dir} is a {metadata['kind']}, not a generator: generate makes new images only")
+    label_names = metadata.get("label_names", {})
+    chosen = parse_labels(labels, label_names)
+    signature = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    latent = metadata.get("latent", "normal")
+    inputs = signature_inputs(signature, num, chosen, label_names, latent, seed)
+    return signature(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
+
+
+def build_parser():
+    parser = cli.ArgumentParser(prog="train_dcgan.py generate",
+                                description="Generate images from an exported generator.")
+    parser.add_argument("--model", required=True, help="export folder: exports/NAME or exports/NAME/VERSION")
+    parser.add_argument("--labels", default="",
+                        help="attribute=class pairs, e.g. shape=circle,color=red (others: random)")
+    parser.add_argument("--num", type=cli.positive_int, default=16, help="images to generate")
+    parser.add_argument("--columns", type=cli.positive_int, default=None, help="grid columns (default: square)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", default="generated.png", help="PNG file for the image grid")
+    return parser
+
+
+def main(argv=None):
+    from kerasgan.images import make_grid, save_png
+
+    args = build_parser().parse_args(argv)
+    images = generate(args.model, args.labels, args.num, args.seed)
+    path = save_png(make_grid(images, args.columns), args.output)
+    print(f"{len(images)} images: {path}")
+    return path
+
+
+if __name__ == "__main__":
+    cli.run_main(main)

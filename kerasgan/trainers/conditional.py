@@ -1,0 +1,131 @@
+"""The conditional adversarial trainer (cGAN, conditional DCGAN) and its sample grids.
+
+Batches are (images [B, S, S, 3], {attribute: int [B]}). G draws images for the batch's
+labels; D scores (image, labels) pairs. Besides real and fake pairs, D sees real images
+with mismatched labels as fakes (Reed et al., 2016, the anime-face report's trick), so it
+must check that an image fits its labels, not only that it looks real:
+
+    L_D = l_real(D(x, y)) + 1/2 [l_fake(D(G(z, y), y)) + l_fake(D(x, y'))],   y' != y
+
+where y' differs from y in one attribute per example (see `mismatched`).
+
+which is the mean of the unconditional loss over (real, fake) and (real, mismatched) pairs.
+Every loss of GANTrainer works (lsgan, bce, hinge, wgan with clipping, wgan-gp).
+"""
+
+import itertools
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kerasgan import losses
+from kerasgan.images import make_grid, to_uint8
+from kerasgan.trainers.gan import GANTrainer, draw_for_replica, global_mean
+
+
+class ConditionalGANTrainer(GANTrainer):
+    """GANTrainer for a generator {"noise", attr...} -> image and a discriminator
+    {"image", attr...} -> logit. `num_classes` is {attribute: number of classes}."""
+
+    def __init__(self, generator, discriminator, num_classes, mismatch=True, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.num_classes = dict(num_classes)
+        self.mismatch = mismatch
+        if mismatch and max(self.num_classes.values()) < 2:
+            raise ValueError("mismatched labels need an attribute with two classes or more")
+        if mismatch:
+            self.trackers["d_mismatch"] = keras.metrics.Mean(name="d_mismatch")
+
+    def unpack(self, data):
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise ValueError("a conditional trainer needs (images, {attribute: labels}) batches")
+        return data
+
+    def generate(self, noise, labels=None):
+        return self.generator({"noise": noise, **labels}, training=True)
+
+    def critic(self, images, labels=None):
+        return self.discriminator({"image": images, **labels}, training=True)
+
+    def mismatched(self, labels):
+        """The true labels with one attribute per example changed to a wrong class.
+
+        The attribute is drawn per example (among those with more than one class) and
+        shifted by a random offset in [1, classes) modulo its class count, so the new class
+        is uniform over the wrong ones and never the true one. Changing a single attribute
+        makes D check every attribute: were all of them shifted, the easiest one (colour,
+        say) would give every mismatch away and G could ignore the others.
+        """
+        names = [name for name, count in self.num_classes.items() if count > 1]
+        batch = ops.shape(labels[names[0]])[0]
+
+        def randint(low, high):
+            def draw(n):
+                return keras.random.randint((n,), low, high, seed=self.seed_generator, dtype="int32")
+
+            return draw_for_replica(draw, batch)
+
+        which = randint(0, len(names))
+        wrong = dict(labels)
+        for index, name in enumerate(names):
+            count = self.num_classes[name]
+            label = ops.cast(labels[name], "int32")
+            wrong[name] = ops.where(which == index, (label + randint(1, count)) % count, label)
+        return wrong
+
+    def d_step(self, real, labels=None):
+        if not self.mismatch:
+            return super().d_step(real, labels)
+        batch = ops.shape(real)[0]
+        fake = self.generate(self.sample_noise(batch), labels)
+        wrong = self.mismatched(labels)
+        real_target, fake_target = self.d_targets(batch)
+        with tf.GradientTape() as tape:
+            real_logits, fake_logits, wrong_logits = self.discriminate_groups(
+                [real, fake, real], [labels, labels, wrong]
+            )
+            # Both terms share the real part, so their mean halves only the two fake parts.
+            per_example = 0.5 * (
+                losses.d_loss(self.loss_kind, real_logits, fake_logits, real_target, fake_target)
+                + losses.d_loss(self.loss_kind, real_logits, wrong_logits, real_target, fake_target)
+            )
+            per_example = per_example + self.penalty(real, fake, lambda x: self.critic(x, labels))
+            loss = global_mean(per_example)
+        self.update_discriminator(tape, loss)
+        self.track_d(loss, real_logits, fake_logits)
+        self.trackers["d_mismatch"].update_state(ops.mean(wrong_logits))
+
+
+# -- sample grids --------------------------------------------------------------------------
+def label_rows(num_classes, max_rows=16):
+    """Label combinations for a grid, one per row: {attr: int [rows]}.
+
+    All combinations (attributes in order, the last varying fastest) when there are at most
+    `max_rows`, else `max_rows` of them spread evenly over the list.
+    """
+    combos = list(itertools.product(*(range(n) for n in num_classes.values())))
+    if len(combos) > max_rows:
+        combos = [combos[i] for i in np.linspace(0, len(combos) - 1, max_rows).round().astype(int)]
+    columns = np.asarray(combos, np.int32).T
+    return {name: columns[i] for i, name in enumerate(num_classes)}
+
+
+def row_labels(rows, label_names):
+    """One text per row, e.g. "shape=circle color=red", for logs and captions."""
+    count = len(next(iter(rows.values())))
+    return [" ".join(f"{a}={label_names[a][int(rows[a][r])]}" for a in rows) for r in range(count)]
+
+
+def label_grid(generator, noise, rows):
+    """A render function: one row per label combination, one column per noise vector.
+
+    `noise` [columns, noise_dim] is shared by every row, so a column shows what the labels
+    change for one noise vector.
+    """
+    columns = len(noise)
+    count = len(next(iter(rows.values())))
+    inputs = {"noise": np.tile(noise, (count, 1)),
+              **{name: np.repeat(ids, columns) for name, ids in rows.items()}}
+    return lambda: make_grid(to_uint8(generator(inputs, training=False)), columns)
