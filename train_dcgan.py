@@ -16,9 +16,10 @@ import sys
 
 import kerasgan  # noqa: F401  (sets TensorFlow's environment before it is imported)
 
-from kerasgan import cli, models
+from kerasgan import cli, models, scale
 from kerasgan.augment.diffaug import parse_policy
 from kerasgan.errors import UserError
+from kerasgan.metrics.callback import add_fid_args
 
 LOSSES = ("lsgan", "bce", "hinge", "wgan", "wgan-gp")
 MODEL_HELP = """\
@@ -44,6 +45,8 @@ def build_parser():
     cli.add_optimizer_args(parser, lr=None, beta1=None, beta2=None)
     parser.add_argument("--optimizer", default=None, choices=("adam", "rmsprop"),
                         help="default adam; rmsprop for wgan")
+    scale.add_scale_args(parser)
+    add_fid_args(parser)
     model = parser.add_argument_group("model")
     model.add_argument("--model", default="dcgan", choices=models.MODELS, help="the GAN variant (see below)")
     model.add_argument("--loss", default=None, choices=LOSSES, help="adversarial loss (default: the model's)")
@@ -145,8 +148,9 @@ def main(argv=None):
     from kerasgan import callbacks as cb
     from kerasgan.data.pipeline import make_dataset
     from kerasgan.data.sources import load_image_set
-    from kerasgan.runs import open_run
-    from kerasgan.training import check_xla, fit, total_steps
+    from kerasgan.metrics.callback import fid_callback_from_args, generator_sampler
+    from kerasgan.runs import open_run, trainer_step
+    from kerasgan.training import fit, total_steps
 
     import keras
 
@@ -171,9 +175,8 @@ def main(argv=None):
     print(f"run {run.root}: {len(data.images)} images, {steps} steps of batch {args.batch_size}")
     print(models.describe(args))
 
-    trainer = build_trainer(args, label_names)
-    trainer.compile(*optimizers(args, steps), jit_compile=not args.no_xla)
-    check_xla(trainer, not args.no_xla)
+    trainer, strategy = scale.build_trainer(args, lambda: build_trainer(args, label_names),
+                                            lambda: optimizers(args, steps))
 
     writer = tf.summary.create_file_writer(str(run.logs))
     callbacks = [
@@ -181,19 +184,25 @@ def main(argv=None):
         cb.SampleGrid(models.sample_render(trainer, args, label_names), run.samples, writer, args.sample_every),
         cb.Checkpoint(run, args.checkpoint_every),
     ]
+    names = models.code_names(trainer.categorical, label_names or {}) if args.model == "infogan" else label_names
+    fid = fid_callback_from_args(args, generator_sampler(trainer.generator, names, args.latent),
+                                 data.images, run, writer, tag=data.name)
+    if fid is not None:
+        callbacks.append(fid)
 
     def dataset_at(step):
-        return make_dataset(data.images, args.image_size, args.batch_size, args.data_preprocess,
-                            args.seed, step, labels=labels)
+        return scale.distribute(make_dataset(data.images, args.image_size, args.batch_size, args.data_preprocess,
+                                             args.seed, step, labels=labels), strategy)
 
-    fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, args.resume, args.verbose)
+    trained = fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, args.resume, args.verbose)
     print(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
           f"checkpoint:  {run.checkpoint_path()}")
     if args.interpolate:
         gif = cb.interpolation_gif(trainer.generator, run.root / "interpolation.gif", args.noise_dim, seed=args.seed)
         print(f"interpolation: {gif}")
-    if not args.no_export:
-        metadata = {"run": str(run.root), "step": int(trainer.step), "config": config}
+    if not args.no_export and trained:
+        metadata = {"run": str(run.root), "step": trainer_step(trainer), "config": config,
+                    **(fid.last_scores or {} if fid is not None else {})}
         path = models.export_model(trainer, args, name, metadata, label_names)
         print(f"export:      {path}")
     return run

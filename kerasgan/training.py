@@ -65,14 +65,14 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
     """Trains until `trainer.step == steps`, resuming from the run's checkpoint if asked.
 
     `dataset_at(step)` returns the input pipeline positioned at `step`. Ctrl-C saves a
-    checkpoint before exiting, so no finished step is lost.
+    checkpoint before exiting, so no finished step is lost. Returns the steps trained now.
     """
     start = restore_checkpoint(trainer, run) if resume else 0
     if resume:
         print(f"resumed {run.root} at step {start}")
     if start >= steps:
         print(f"{run.root} already reached step {start} (>= {steps}); nothing to train")
-        return start
+        return 0
     try:
         trainer.fit(
             dataset_at(start),
@@ -90,4 +90,4 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
         raise SystemExit(130) from None
     except tf.errors.ResourceExhaustedError:
         raise UserError("out of memory: lower --batch-size or --image-size") from None
-    return trainer_step(trainer)
+    return trainer_step(trainer) - start

@@ -199,6 +199,7 @@ class FIDCallback(StepCallback):
         self.real = None
         self.best_fid = float("inf")
         self.last_step = None
+        self.last_scores = None
 
     @property
     def metrics_path(self):
@@ -254,6 +255,7 @@ class FIDCallback(StepCallback):
             if self.keep_best:
                 save_checkpoint(self.model, self.run, tag=BEST, **scores, fid_setup=self.setup)
         self.last_step = step
+        self.last_scores = scores
         if self.verbose:
             print(f"step {step}: FID {scores['fid']:.3f}  KID {scores['kid']:.5f} "
                   f"+- {scores['kid_std']:.5f}{'  (best)' if improved else ''}  "
