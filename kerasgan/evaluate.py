@@ -188,9 +188,9 @@ def training_label_names(args):
     return models.select_labels(data, attributes)[1]
 
 
-def run_generator(run_dir, tag):
-    """(generate_fn, training config) of a run's checkpoint, the trainer rebuilt from config.json
-    by train_dcgan (any model of its family)."""
+def load_run_trainer(run_dir, tag):
+    """(trainer, args, label_names) of a train_dcgan.py run, the trainer rebuilt from its
+    config.json (any model of the family) and loaded from its `tag` checkpoint."""
     run = Run(Path(run_dir).expanduser())
     if not run.config_path.exists():
         raise UserError(f"not a run directory: {run.config_path} not found")
@@ -216,9 +216,15 @@ def run_generator(run_dir, tag):
         raise UserError(f"{run.checkpoint_path(tag)} does not fit the trainer built from "
                         f"{run.config_path}: {str(error).splitlines()[0]}") from None
     print(f"loaded {run.checkpoint_path(tag)} (step {step})", file=sys.stderr)
+    return trainer, args, label_names
+
+
+def run_generator(run_dir, tag):
+    """(generate_fn, training config) of a run's checkpoint (see load_run_trainer)."""
+    trainer, args, label_names = load_run_trainer(run_dir, tag)
     if args.model == "infogan":  # its integer inputs are its categorical codes, as exported
         label_names = models.code_names(trainer.categorical, label_names or {})
-    return generator_sampler(trainer.generator, label_names, args.latent), config
+    return generator_sampler(trainer.generator, label_names, args.latent), Run(Path(run_dir).expanduser()).load_config()
 
 
 def saving_samples(generate_fn, folder):

@@ -180,3 +180,20 @@ def test_client_reports_a_server_that_is_down():
         port = probe.getsockname()[1]
     with pytest.raises(UserError, match=f"no TF Serving REST API at 127.0.0.1:{port}"):
         client.rest_predict("127.0.0.1", port, "gen", {"inputs": {}}, timeout=5)
+
+
+def test_reexport_from_a_run_checkpoint_matches_the_training_export(tiny_args, tmp_path):
+    import train_dcgan
+    from kerasgan.export import export_run
+
+    run = train_dcgan.main(tiny_args + ["--steps", "2"])
+    trained = tmp_path / "exports" / run.root.name / "1"
+    (again,) = export_run(run.root, "latest", tmp_path / "exports")
+    assert again == tmp_path / "exports" / run.root.name / "2"
+    assert json.loads((again / "assets.extra" / "kerasgan.json").read_text())["checkpoint"] == "latest"
+    noise = tf.random.normal((3, 16), seed=1)
+    outputs = [tf.saved_model.load(str(p)).signatures["serving_default"](noise=noise)["images"].numpy()
+               for p in (trained, again)]
+    np.testing.assert_array_equal(*outputs)
+    with pytest.raises(UserError, match="no best checkpoint"):
+        export_run(run.root, "best", tmp_path / "exports")
