@@ -18,7 +18,7 @@ from keras import ops
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
 from kerasgan.images import make_grid, to_uint8
-from kerasgan.trainers.gan import global_mean, has_batch_norm, saved_seed_generator
+from kerasgan.trainers.gan import TwoOptimizerTrainer, global_mean, has_batch_norm, saved_seed_generator
 
 CYCLE_ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge")
 
@@ -67,7 +67,7 @@ class ImagePool(keras.layers.Layer):
         return ops.where(swap, stored, image)
 
 
-class CycleGANTrainer(keras.Model):
+class CycleGANTrainer(TwoOptimizerTrainer):
     """Trains `g_xy` (G: X -> Y) and `g_yx` (F: Y -> X) against `d_x` and `d_y`.
 
     `image_size` is the side of the training crops (for the history pools). `lambda_identity`
@@ -100,16 +100,6 @@ class CycleGANTrainer(keras.Model):
         # The sub-models are built already; without this Keras refuses to save weights.
         self.built = True
 
-    def compile(self, g_optimizer, d_optimizer, jit_compile=True, **kwargs):
-        """`g_optimizer` updates both generators, `d_optimizer` both discriminators."""
-        # optimizer=None: otherwise Keras creates an unused RMSprop that shows up in logs.
-        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-        # Built now so checkpoints can be restored before the first step.
-        g_optimizer.build(self.generator_weights)
-        d_optimizer.build(self.discriminator_weights)
-
     @property
     def generator_weights(self):
         return self.g_xy.trainable_variables + self.g_yx.trainable_variables
@@ -117,15 +107,6 @@ class CycleGANTrainer(keras.Model):
     @property
     def discriminator_weights(self):
         return self.d_x.trainable_variables + self.d_y.trainable_variables
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    @property
-    def step(self):
-        """Completed training steps (generator updates)."""
-        return self.g_optimizer.iterations
 
     def call(self, x, training=False):
         return self.g_xy(x, training=training)

@@ -84,7 +84,34 @@ def split_batch(outputs, parts):
     return [piece(i) for i in range(parts)]
 
 
-class GANTrainer(keras.Model):
+class TwoOptimizerTrainer(keras.Model):
+    """What every kerasgan trainer shares: a generator side and a discriminator side, each
+    with its own optimizer, `keras.metrics.Mean` trackers, and a step counter.
+
+    Subclasses define `generator_weights`, `discriminator_weights`, `self.trackers` and
+    `train_step`.
+    """
+
+    def compile(self, g_optimizer, d_optimizer, jit_compile=True, **kwargs):
+        # optimizer=None: otherwise Keras creates an unused RMSprop that shows up in logs.
+        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        # Built now so checkpoints can be restored before the first step.
+        g_optimizer.build(self.generator_weights)
+        d_optimizer.build(self.discriminator_weights)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    @property
+    def step(self):
+        """Completed training steps (generator updates)."""
+        return self.g_optimizer.iterations
+
+
+class GANTrainer(TwoOptimizerTrainer):
     """Trains `generator` (noise -> image) against `discriminator` (image -> logits)."""
 
     def __init__(self, generator, discriminator, loss="lsgan", n_critic=1, gp_weight=10.0,
@@ -119,23 +146,13 @@ class GANTrainer(keras.Model):
         # The sub-models are built already; without this Keras refuses to save weights.
         self.built = True
 
-    def compile(self, g_optimizer, d_optimizer, jit_compile=True, **kwargs):
-        # optimizer=None: otherwise Keras creates an unused RMSprop that shows up in logs.
-        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-        # Built now so checkpoints can be restored before the first step.
-        g_optimizer.build(self.generator.trainable_variables)
-        d_optimizer.build(self.discriminator.trainable_variables)
+    @property
+    def generator_weights(self):
+        return self.generator.trainable_variables
 
     @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    @property
-    def step(self):
-        """Completed training steps (generator updates)."""
-        return self.g_optimizer.iterations
+    def discriminator_weights(self):
+        return self.discriminator.trainable_variables
 
     def sample_noise(self, batch_size):
         def draw(n):
