@@ -48,7 +48,7 @@ def bench_step(image_size, batch, xla, loss="lsgan", width=32, n_critic=1, windo
     images, _ = make_shapes(max(batch * 2, 64), image_size)
     timer = WindowTimer()
     trainer.fit(make_dataset(images, image_size, batch), steps_per_epoch=window, epochs=windows + 1,
-                callbacks=[timer], verbose=0)
+                callbacks=[timer], verbose=0, shuffle=False)
     step = statistics.median(timer.seconds[1:]) / window
     flops = gan_step_flops(generator, discriminator, batch, n_critic)
     return {"step_s": step, "img_s": batch / step, "gflops": flops / step / 1e9, "xla": trainer.jit_compile}
