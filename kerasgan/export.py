@@ -28,6 +28,18 @@ def _uint8_images(images):
     return tf.cast(tf.clip_by_value(tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5), 0, 255), tf.uint8)
 
 
+def _seed_pair(seed):
+    return tf.stack([seed, tf.constant(0, tf.int64)])
+
+
+def _draw_noise(batch_size, noise_dim, seed, latent):
+    """In-graph noise for `generate` signatures, from the training prior."""
+    shape = tf.stack([batch_size, noise_dim])
+    if latent == "uniform":
+        return tf.random.stateless_uniform(shape, _seed_pair(seed), minval=-1.0, maxval=1.0)
+    return tf.random.stateless_normal(shape, seed=_seed_pair(seed))
+
+
 def _write(archive, export_root, name, metadata, version):
     if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
         raise UserError(f"model name {name!r} may only hold letters, digits, '.', '_' and '-'")
@@ -60,11 +72,7 @@ def export_generator(generator, export_root, name, metadata=None, version=None, 
         return {"images": _uint8_images(generator(noise, training=False))}
 
     def generate(batch_size, seed):
-        seed_pair = tf.stack([seed, tf.constant(0, tf.int64)])
-        shape = tf.stack([batch_size, noise_dim])
-        if latent == "uniform":
-            return from_noise(tf.random.stateless_uniform(shape, seed_pair, minval=-1.0, maxval=1.0))
-        return from_noise(tf.random.stateless_normal(shape, seed=seed_pair))
+        return from_noise(_draw_noise(batch_size, noise_dim, seed, latent))
 
     archive.add_endpoint("serving_default", from_noise,
                          [tf.TensorSpec([None, noise_dim], tf.float32, name="noise")])
@@ -100,16 +108,12 @@ def export_conditional_generator(generator, export_root, name, label_names, meta
 
     def generate(inputs):
         batch_size = inputs["batch_size"]
-        seed_pair = tf.stack([inputs["seed"], tf.constant(0, tf.int64)])
-        shape = tf.stack([batch_size, noise_dim])
-        if latent == "uniform":
-            noise = tf.random.stateless_uniform(shape, seed_pair, minval=-1.0, maxval=1.0)
-        else:
-            noise = tf.random.stateless_normal(shape, seed=seed_pair)
+        noise = _draw_noise(batch_size, noise_dim, inputs["seed"], latent)
         feed = {"noise": noise, **{a: tf.fill([batch_size], inputs[a]) for a in label_names}}
         if "continuous" in specs:
             codes_shape = tf.stack([batch_size, specs["continuous"].shape[-1]])
-            feed["continuous"] = tf.random.stateless_uniform(codes_shape, seed_pair + 1, minval=-1.0, maxval=1.0)
+            feed["continuous"] = tf.random.stateless_uniform(codes_shape, _seed_pair(inputs["seed"]) + 1,
+                                                                 minval=-1.0, maxval=1.0)
         return from_inputs(feed)
 
     archive.add_endpoint("serving_default", from_inputs, [specs])
