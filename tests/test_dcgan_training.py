@@ -76,6 +76,43 @@ def tiny_trainer(**kwargs):
     return trainer
 
 
+@pytest.mark.parametrize("n_critic", [1, 3])
+def test_generator_runs_forward_once_per_discriminator_update(n_critic):
+    trainer = tiny_trainer(loss="wgan-gp", n_critic=n_critic)
+    calls = []
+    original = trainer.generate
+    trainer.generate = lambda noise, codes=None: calls.append(1) or original(noise, codes)
+    trainer.train_step(tf.constant(make_shapes(4, 64)[0] / 127.5 - 1.0, tf.float32))
+    assert len(calls) == n_critic  # the G update reuses the last D update's fakes
+
+
+def test_fused_step_equals_a_d_update_then_a_g_update_on_the_same_noise():
+    """One G forward for both updates gives the G update that recomputing G would give."""
+    def pair():
+        keras.utils.set_random_seed(3)
+        generator = build_generator(64, noise_dim=8, width=8)
+        discriminator = build_discriminator(64, width=8)
+        trainer = GANTrainer(generator, discriminator, loss="bce", seed=0)
+        trainer.compile(keras.optimizers.Adam(1e-2, 0.5), keras.optimizers.Adam(1e-2, 0.5), jit_compile=False)
+        return trainer
+
+    real = tf.constant(make_shapes(4, 64)[0] / 127.5 - 1.0, tf.float32)
+    fused, reference = pair(), pair()
+    before = [w.numpy() for w in fused.generator.trainable_weights]
+    fused.train_step(real)
+    assert not all(np.allclose(b, w.numpy()) for b, w in zip(before, fused.generator.trainable_weights))
+
+    noise = reference.sample_noise(4)
+    reference.d_update(real, None, reference.generate(noise), None)
+    with tf.GradientTape() as tape:
+        loss = reference.generator_loss(reference.generate(noise), None)
+    reference.update_generator(tape, loss)
+
+    weights = lambda t: t.generator.trainable_weights + t.discriminator.trainable_weights  # noqa: E731
+    for got, want in zip(weights(fused), weights(reference)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-6)
+
+
 def test_spectral_norm_power_iteration_runs_during_fit_under_xla():
     trainer = tiny_trainer(loss="hinge")
     assert trainer.jit_compile

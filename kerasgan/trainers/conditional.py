@@ -75,13 +75,11 @@ class ConditionalGANTrainer(GANTrainer):
             wrong[name] = ops.where(which == index, (label + randint(1, count)) % count, label)
         return wrong
 
-    def d_step(self, real, labels=None):
+    def d_update(self, real, labels, fake, codes):
         if not self.mismatch:
-            return super().d_step(real, labels)
-        batch = ops.shape(real)[0]
-        fake = self.generate(self.sample_noise(batch), labels)
+            return super().d_update(real, labels, fake, codes)
         wrong = self.mismatched(labels)
-        real_target, fake_target = self.d_targets(batch)
+        real_target, fake_target = self.d_targets(ops.shape(real)[0])
         with tf.GradientTape() as tape:
             real_logits, fake_logits, wrong_logits = self.discriminate_groups(
                 [real, fake, real], [labels, labels, wrong]

@@ -3,8 +3,8 @@
 Covers least squares, non-saturating BCE, hinge, WGAN with weight clipping and WGAN-GP,
 with n_critic discriminator updates per generator update, LSGAN's a/b/c targets, one-sided
 label smoothing, noisy labels and DiffAugment. Subclasses (conditional, InfoGAN) reuse the
-pieces of the update: `generate`, `critic`, `discriminate_groups`, `penalty`,
-`update_discriminator`. `train_step` is XLA-compiled by default.
+pieces of the update: `draw_codes`, `generate`, `critic`, `discriminate_groups`, `penalty`,
+`d_update`, `generator_loss`. `train_step` is XLA-compiled by default.
 """
 
 import keras
@@ -236,10 +236,20 @@ class GANTrainer(TwoOptimizerTrainer):
         self.trackers["d_real"].update_state(ops.mean(real_logits))
         self.trackers["d_fake"].update_state(ops.mean(fake_logits))
 
+    def draw_codes(self, batch, labels=None):
+        """What G is given besides noise: the batch's labels here (None when unconditional);
+        InfoGAN draws its latent codes."""
+        return labels
+
     def d_step(self, real, labels=None):
+        """One D update on fakes drawn for it."""
         batch = ops.shape(real)[0]
-        fake = self.generate(self.sample_noise(batch), labels)
-        real_target, fake_target = self.d_targets(batch)
+        codes = self.draw_codes(batch, labels)
+        self.d_update(real, labels, self.generate(self.sample_noise(batch), codes), codes)
+
+    def d_update(self, real, labels, fake, codes):
+        """One D update: real images (with their labels) against `fake`, drawn for `codes`."""
+        real_target, fake_target = self.d_targets(ops.shape(real)[0])
         with tf.GradientTape() as tape:
             real_logits, fake_logits = self.discriminate(real, fake, labels)
             per_example = losses.d_loss(self.loss_kind, real_logits, fake_logits, real_target, fake_target)
@@ -248,13 +258,30 @@ class GANTrainer(TwoOptimizerTrainer):
         self.update_discriminator(tape, loss)
         self.track_d(loss, real_logits, fake_logits)
 
-    def g_step(self, batch, labels=None):
-        with tf.GradientTape() as tape:
-            fake = self.generate(self.sample_noise(batch), labels)
-            fake_logits = self.critic(self.augment(fake), labels)
-            loss = global_mean(losses.g_loss(self.loss_kind, fake_logits, self.g_target))
-        self.update_generator(tape, loss)
+    def generator_loss(self, fake, codes):
+        """G's loss for its images `fake`, drawn for `codes`, under the current D."""
+        fake_logits = self.critic(self.augment(fake), codes)
+        loss = global_mean(losses.g_loss(self.loss_kind, fake_logits, self.g_target))
         self.trackers["g_loss"].update_state(loss)
+        return loss
+
+    def fused_step(self, real, labels=None):
+        """The last D update and the G update from one forward pass of G.
+
+        As in the PyTorch DCGAN example, D learns from this batch of fakes, then G's loss
+        scores the same fakes under the updated D, so G runs forward once per step instead of
+        twice. The D update is kept off G's tape, which therefore records only G's forward and
+        D's forward on the fakes: G's gradients need no D weight gradients.
+        """
+        batch = ops.shape(real)[0]
+        codes = self.draw_codes(batch, labels)
+        noise = self.sample_noise(batch)
+        with tf.GradientTape() as tape:
+            fake = self.generate(noise, codes)
+            with tape.stop_recording():
+                self.d_update(real, labels, fake, codes)
+            loss = self.generator_loss(fake, codes)
+        self.update_generator(tape, loss)
 
     def unpack(self, data):
         """(real images, labels) of a batch; an unconditional trainer ignores any labels."""
@@ -263,9 +290,9 @@ class GANTrainer(TwoOptimizerTrainer):
 
     def train_step(self, data):
         real, labels = self.unpack(data)
-        for _ in range(self.n_critic):
+        for _ in range(self.n_critic - 1):
             self.d_step(real, labels)
-        self.g_step(ops.shape(real)[0], labels)
+        self.fused_step(real, labels)
         if self.clip_value is not None:
             # Spectral normalization writes W / sigma into D's kernels on every training call,
             # the G step's included: clip again so every step ends inside [-c, c].

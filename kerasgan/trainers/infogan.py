@@ -101,11 +101,11 @@ class InfoGANTrainer(GANTrainer):
             loss = loss + self.continuous_weight * nll
         return loss
 
-    def d_step(self, real, labels=None):
-        batch = ops.shape(real)[0]
-        codes = self.sample_codes(batch)
-        fake = self.generate(self.sample_noise(batch), codes)
-        real_target, fake_target = self.d_targets(batch)
+    def draw_codes(self, batch, labels=None):
+        return self.sample_codes(batch)
+
+    def d_update(self, real, labels, fake, codes):
+        real_target, fake_target = self.d_targets(ops.shape(real)[0])
         with tf.GradientTape() as tape:
             real_out, fake_out = self.discriminate(real, fake)
             per_example = losses.d_loss(self.loss_kind, real_out["logit"], fake_out["logit"],
@@ -119,21 +119,18 @@ class InfoGANTrainer(GANTrainer):
         self.update_discriminator(tape, loss)
         self.track_d(loss, real_out["logit"], fake_out["logit"])
 
-    def g_step(self, batch, labels=None):
-        with tf.GradientTape() as tape:
-            codes = self.sample_codes(batch)
-            fake = self.generate(self.sample_noise(batch), codes)
-            outputs = self.critic(self.augment(fake))
-            info = global_mean(self.info_loss(outputs, codes))
-            adversarial = global_mean(losses.g_loss(self.loss_kind, outputs["logit"], self.g_target))
-            loss = adversarial + self.info_weight * info
-        self.update_generator(tape, loss)
+    def generator_loss(self, fake, codes):
+        outputs = self.critic(self.augment(fake))
+        info = global_mean(self.info_loss(outputs, codes))
+        adversarial = global_mean(losses.g_loss(self.loss_kind, outputs["logit"], self.g_target))
+        loss = adversarial + self.info_weight * info
         self.trackers["g_loss"].update_state(loss)
         self.trackers["info_loss"].update_state(info)
         if self.categorical:
             first = next(iter(self.categorical))
             hits = ops.cast(ops.argmax(outputs[first], axis=-1), "int32") == ops.cast(codes[first], "int32")
             self.trackers["q_accuracy"].update_state(ops.mean(ops.cast(hits, "float32")))
+        return loss
 
 
 # -- traversal grids -----------------------------------------------------------------------
