@@ -93,3 +93,42 @@ def test_strategy_errors_and_xla_fallback(monkeypatch, capsys):
     assert scale.use_xla(TwoReplicas(), True) is False
     assert "XLA does not compile" in capsys.readouterr().err
     assert scale.use_xla(scale.make_strategy("none"), True) is True
+
+
+@pytest.mark.parametrize("script", ["train_dcgan", "train_cyclegan"])
+def test_float16_steps_with_loss_scaling_reach_every_weight(script, tiny_args, tmp_path):
+    """float16 training through the CLI: every weight gets a gradient (the loss scale is on
+    the tape), or its optimizer skipped an overflowing step and lowered the scale."""
+    import importlib
+
+    module = importlib.import_module(script)
+    if script == "train_dcgan":
+        argv = tiny_args + ["--image-size", "32", "--loss", "bce"]
+    else:
+        argv = ["--image-size", "64", "--g-filters", "4", "--d-filters", "4", "--g-blocks", "1",
+                "--batch-size", "2", "--num-images", "4", "--verbose", "0",
+                "--runs-dir", str(tmp_path / "runs"), "--exports-dir", str(tmp_path / "exports")]
+    built = {}
+    original = scale.build_trainer
+
+    def keep(args, build, make_optimizers):
+        trainer, strategy = original(args, build, make_optimizers)
+        built["trainer"] = trainer
+        built["before"] = {id(w): w.numpy().copy() for w in trainer.trainable_weights}
+        return trainer, strategy
+
+    scale.build_trainer = keep
+    try:
+        module.main(argv + ["--precision", "mixed_float16", "--steps", "3", "--no-export"])
+    finally:
+        scale.build_trainer = original
+        scale.set_precision("float32")
+    trainer = built["trainer"]
+    for optimizer, weights in ((trainer.g_optimizer, trainer.generator_weights),
+                               (trainer.d_optimizer, trainer.discriminator_weights)):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        assert all(np.isfinite(w.numpy()).all() for w in weights)
+        changed = [not np.array_equal(built["before"][id(w)], w.numpy()) for w in weights]
+        lowered = float(optimizer.dynamic_scale.numpy()) < optimizer.initial_scale
+        assert all(changed) or (lowered and not any(changed))
+    assert all(not np.array_equal(built["before"][id(w)], w.numpy()) for w in trainer.discriminator_weights)

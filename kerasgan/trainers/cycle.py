@@ -18,7 +18,7 @@ from keras import ops
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
 from kerasgan.images import make_grid, to_uint8
-from kerasgan.trainers.gan import TwoOptimizerTrainer, global_mean, has_batch_norm, saved_seed_generator
+from kerasgan.trainers.gan import TwoOptimizerTrainer, apply_loss, global_mean, has_batch_norm, saved_seed_generator
 
 CYCLE_ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge")
 
@@ -161,8 +161,7 @@ class CycleGANTrainer(TwoOptimizerTrainer):
         with tf.GradientTape() as tape:
             terms, fake_x, fake_y = self.generator_losses(real_x, real_y)
             loss = global_mean(terms["g_loss"])
-        # scale_loss: identity in float32; the loss scale under mixed_float16.
-        self.g_optimizer.apply_gradients(zip(tape.gradient(self.g_optimizer.scale_loss(loss), weights), weights))
+        apply_loss(self.g_optimizer, tape, loss, weights)
         for name, value in terms.items():
             self.trackers[name].update_state(global_mean(value))
         return ops.stop_gradient(fake_x), ops.stop_gradient(fake_y)
@@ -174,7 +173,7 @@ class CycleGANTrainer(TwoOptimizerTrainer):
         with tf.GradientTape() as tape:
             terms = {k: global_mean(v) for k, v in self.discriminator_losses(real_x, real_y, fake_x, fake_y).items()}
             loss = terms["d_x_loss"] + terms["d_y_loss"]  # each D only sees its own term's gradient
-        self.d_optimizer.apply_gradients(zip(tape.gradient(self.d_optimizer.scale_loss(loss), weights), weights))
+        apply_loss(self.d_optimizer, tape, loss, weights)
         for name, value in terms.items():
             self.trackers[name].update_state(value)
 

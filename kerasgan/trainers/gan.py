@@ -56,6 +56,18 @@ def saved_seed_generator(model, seed):
     return generator
 
 
+def apply_loss(optimizer, tape, loss, weights):
+    """One `optimizer` step on `weights` down the gradient of `loss`, recorded on `tape`.
+
+    Under mixed_float16 the optimizer is a LossScaleOptimizer: the loss is multiplied by
+    the loss scale on the tape (a product taken after the tape stopped would have no
+    gradient) and the optimizer divides it out of the gradients. Elsewhere the scale is 1.
+    """
+    with tape:
+        scaled = optimizer.scale_loss(loss)
+    optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
+
+
 def has_batch_norm(model):
     return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
 
@@ -216,9 +228,7 @@ class GANTrainer(TwoOptimizerTrainer):
 
     def update_discriminator(self, tape, loss):
         """One optimizer step on D's weights, then WGAN's weight clipping to [-c, c]."""
-        weights = self.discriminator.trainable_variables
-        # scale_loss: identity in float32; the loss scale under mixed_float16.
-        self.d_optimizer.apply_gradients(zip(tape.gradient(self.d_optimizer.scale_loss(loss), weights), weights))
+        apply_loss(self.d_optimizer, tape, loss, self.discriminator.trainable_variables)
         if self.clip_value is not None:
             self.clip_discriminator()
 
@@ -228,8 +238,7 @@ class GANTrainer(TwoOptimizerTrainer):
 
     def update_generator(self, tape, loss):
         # Gradients for G's weights only: D's weight gradients are never computed here.
-        weights = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(self.g_optimizer.scale_loss(loss), weights), weights))
+        apply_loss(self.g_optimizer, tape, loss, self.generator.trainable_variables)
 
     def track_d(self, loss, real_logits, fake_logits):
         self.trackers["d_loss"].update_state(loss)
