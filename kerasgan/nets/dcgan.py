@@ -30,11 +30,11 @@ def _channels(width, level):
     return max(width * 8 // 2**level, 16)
 
 
-def _conv_same(filters, kernel, reflect, init, spectral_norm=False, strides=1):
+def _conv_same(filters, kernel, reflect, init, spectral_norm=False, strides=1, use_bias=True):
     """A 'same' conv, with mirrored instead of zero padding when `reflect`."""
     if not reflect:
-        return [conv(filters, kernel, strides, "same", init, spectral_norm)]
-    return [ReflectionPadding2D(kernel // 2), conv(filters, kernel, strides, "valid", init, spectral_norm)]
+        return [conv(filters, kernel, strides, "same", init, spectral_norm, use_bias)]
+    return [ReflectionPadding2D(kernel // 2), conv(filters, kernel, strides, "valid", init, spectral_norm, use_bias)]
 
 
 def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample", norm="batch",
@@ -54,19 +54,23 @@ def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample",
                      kernel_initializer=kernel_initializer(init))(noise)
     x = layers.Reshape((4, 4, _channels(width, 0)))(x)
     x = apply(x, norm_layer(norm), activation_layer(activation))
+    # A bias right before a norm layer is subtracted away with the mean: skip it.
+    normed = norm != "none"
     for level in range(1, blocks + 1):
         last = level == blocks
         filters = 3 if last and not two_convs else _channels(width, level)
+        bias = last and not two_convs or not normed
         if upsample == "transpose":
-            x = layers.Conv2DTranspose(filters, 4, 2, "same", kernel_initializer=kernel_initializer(init))(x)
+            x = layers.Conv2DTranspose(filters, 4, 2, "same", use_bias=bias,
+                                       kernel_initializer=kernel_initializer(init))(x)
         else:
             x = layers.UpSampling2D(2)(x)
-            x = apply(x, *_conv_same(filters, 3, two_convs, init))
+            x = apply(x, *_conv_same(filters, 3, two_convs, init, use_bias=bias))
         if last and not two_convs:
             break
         x = apply(x, norm_layer(norm), activation_layer(activation))
         if two_convs:
-            x = apply(x, *_conv_same(3 if last else filters, 3, True, init))
+            x = apply(x, *_conv_same(3 if last else filters, 3, True, init, use_bias=last or not normed))
             if not last:
                 x = apply(x, norm_layer(norm), activation_layer(activation))
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
@@ -86,8 +90,10 @@ def discriminator_block(x, index, blocks, width=32, norm="batch", spectral_norm=
     if two_convs:
         x = apply(x, *_conv_same(filters, 3, True, init, spectral_norm))
         x = activation_layer(activation)(x)
-    x = conv(filters, 4, 2, "same", init, spectral_norm)(x)
-    return apply(x, norm_layer(norm) if index > 0 else None, activation_layer(activation))
+    normed = norm != "none" and index > 0
+    # No bias before a norm layer: the norm's mean subtraction removes it.
+    x = conv(filters, 4, 2, "same", init, spectral_norm, use_bias=not normed)(x)
+    return apply(x, norm_layer(norm) if normed else None, activation_layer(activation))
 
 
 def discriminator_logit(x, init="normal", spectral_norm=False):
