@@ -79,7 +79,10 @@ def add_run_args(parser, default_batch=16, default_sample_every=200):
     group.add_argument("--sample-every", "--sample_every", type=positive_int, default=default_sample_every)
     group.add_argument("--checkpoint-every", "--checkpoint_every", type=positive_int, default=500)
     group.add_argument("--log-every", type=positive_int, default=10, help="TensorBoard scalar interval")
-    group.add_argument("--no-xla", action="store_true", help="run the train step without XLA")
+    group.add_argument("--xla", default="auto", choices=("auto", "on", "off"),
+                       help="compile the train step with XLA; auto: on GPUs only (on CPUs TensorFlow's "
+                            "oneDNN graph kernels were faster, see README Benchmarks)")
+    group.add_argument("--no-xla", dest="xla", action="store_const", const="off", help="same as --xla off")
     group.add_argument("--no-export", action="store_true", help="skip the SavedModel export at the end")
     group.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2), help="Keras progress output")
     return group

@@ -95,6 +95,22 @@ def test_strategy_errors_and_xla_fallback(monkeypatch, capsys):
     assert scale.use_xla(scale.make_strategy("none"), True) is True
 
 
+@pytest.mark.parametrize("gpus, argv, compiled", [
+    ([], [], False),            # auto on a CPU: graph mode, faster there
+    (["gpu"], [], True),        # auto on a GPU: XLA
+    ([], ["--xla", "on"], True),
+    (["gpu"], ["--no-xla"], False),
+])
+def test_xla_mode_from_the_command_line(monkeypatch, gpus, argv, compiled):
+    import tensorflow as tf
+
+    import train_dcgan
+
+    args = train_dcgan.build_parser().parse_args(argv)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    assert scale.xla_wanted(args.xla) is compiled
+
+
 @pytest.mark.parametrize("script", ["train_dcgan", "train_cyclegan"])
 def test_float16_steps_with_loss_scaling_reach_every_weight(script, tiny_args, tmp_path):
     """float16 training through the CLI: every weight gets a gradient (the loss scale is on
