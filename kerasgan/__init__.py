@@ -5,7 +5,11 @@ import os
 # oneDNN is off by default in the TF 2.21 CPU wheel and roughly doubles conv and matmul speed
 # on CPU; it only takes effect if set before TensorFlow is first imported.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_VERBOSE = os.environ.get("KERASGAN_VERBOSE_TF") == "1"
+# TensorFlow's C++ log lines look like failures even when harmless (graph mode on CPU logs
+# "remapper failed" for CycleGAN's step, which trains fine regardless); errors that matter
+# also raise Python exceptions. KERASGAN_VERBOSE_TF=1 shows them all.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if _VERBOSE else "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
@@ -33,7 +37,7 @@ def _import_tensorflow_quietly():
         os.close(devnull)
 
 
-if os.environ.get("KERASGAN_VERBOSE_TF") != "1":
+if not _VERBOSE:
     _import_tensorflow_quietly()
 
 __version__ = "0.1.0"

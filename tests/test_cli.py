@@ -44,3 +44,15 @@ def test_corrupt_image_is_one_warning_and_training_goes_on(tmp_path, tiny_args):
     assert len(messages) == 1
     assert messages[0].startswith(f"skipped 1 unreadable image file(s) in {folder} (first: corrupt.jpg: ")
     assert (run.checkpoints / "latest.json").exists()
+
+
+def test_tensorflow_log_lines_are_hidden_unless_asked_for():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERASGAN_VERBOSE_TF")}
+    code = "import os, kerasgan, tensorflow; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    quiet = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert (quiet.stdout.strip(), quiet.stderr) == ("3", "")
+    verbose = subprocess.run([sys.executable, "-c", code], env={**env, "KERASGAN_VERBOSE_TF": "1"}, cwd=ROOT,
+                             capture_output=True, text=True)
+    assert verbose.stdout.strip() == "0"

@@ -4,7 +4,8 @@ Covers least squares, non-saturating BCE, hinge, WGAN with weight clipping and W
 with n_critic discriminator updates per generator update, LSGAN's a/b/c targets, one-sided
 label smoothing, noisy labels and DiffAugment. Subclasses (conditional, InfoGAN) reuse the
 pieces of the update: `draw_codes`, `generate`, `critic`, `discriminate_groups`, `penalty`,
-`d_update`, `generator_loss`. `train_step` is XLA-compiled by default.
+`d_update`, `generator_loss`. `train_step` is XLA-compiled unless `compile(jit_compile=False)`;
+the CLIs turn XLA off on CPUs, where graph mode is faster (`--xla auto`).
 """
 
 import keras
