@@ -1,8 +1,9 @@
 """DiffAugment (Zhao et al., 2020): differentiable augmentation of real and fake batches.
 
 Applied inside the compiled train step (XLA on GPUs) to every image D sees, real and fake,
-in both the D and the G update, so G receives gradients through the augmentation. Built only from ops
-XLA compiles (random draws, arithmetic, gather): no bicubic resize, no projective transform.
+in both the D and the G update, so G receives gradients through the augmentation. Built
+only from ops XLA compiles (random draws, arithmetic, gather): no bicubic resize, no
+projective transform.
 Images are float [B, H, W, C] in [-1, 1]; translation and cutout fill with 0, as the paper's
 code does. `seed` is a `keras.random.SeedGenerator`.
 """
