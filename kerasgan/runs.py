@@ -2,6 +2,7 @@
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 from kerasgan.errors import UserError
@@ -72,5 +73,16 @@ def restore_checkpoint(trainer, run, tag=LATEST):
     path = run.checkpoint_path(tag)
     if not path.exists():
         raise UserError(f"no checkpoint {path}")
-    trainer.load_weights(path)
+    # Keras loads a mismatched file partly, warning per skipped part, or fails with a long
+    # message; either way the run cannot continue from it, so say so in one line.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            trainer.load_weights(path)
+            mismatch = any("Skipping" in str(w.message) for w in caught)
+        except ValueError:
+            mismatch = True
+    if mismatch:
+        raise UserError(f"{path} does not fit this model (saved with other model flags or an older kerasgan): "
+                        f"run with the flags in {run.config_path}, or start a new run with --name")
     return trainer_step(trainer)

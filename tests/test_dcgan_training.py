@@ -68,6 +68,19 @@ def test_an_existing_run_is_never_overwritten(tiny_args):
         train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
 
 
+@pytest.mark.parametrize("changed", [["--width", "16"], ["--norm", "none"]])
+def test_resuming_with_another_architecture_is_one_clear_error(tiny_args, changed, tmp_path):
+    train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+    def saved():  # checkpoints, samples and config; a new TensorBoard events file is harmless
+        return {p: p.read_bytes() for p in (tmp_path / "runs").rglob("*") if p.is_file() and "logs" not in p.parts}
+
+    before = saved()
+    with pytest.raises(UserError, match="does not fit this model") as error:
+        train_dcgan.main(tiny_args + changed + ["--steps", "2", "--no-export", "--resume"])
+    assert "\n" not in str(error.value)
+    assert saved() == before  # the run's work is untouched
+
+
 def tiny_trainer(**kwargs):
     generator = build_generator(64, noise_dim=8, width=8)
     discriminator = build_discriminator(64, width=8, norm="none", spectral_norm=True)
