@@ -3,9 +3,11 @@
     python -m kerasgan.client --model dcgan_shapes_64 --num 16 --output samples/
     python -m kerasgan.client --model cyclegan_x2y --input photos/ --output translated/
     python -m kerasgan.client --model dcgan_shapes_64 --protocol grpc --port 8500 --output out/
+    python -m kerasgan.client --model cdcgan_shapes_32 --labels shape=2,color=0 --output out/
 
-Generators are asked through their `generate` signature (batch size and seed, no noise to
-send); translators through `translate_encoded` (the files' own bytes, base64 in JSON).
+Generators are asked through their `generate` signature (batch size, seed and, for
+conditional exports, one class id per attribute; no noise to send); translators through
+`translate_encoded` (the files' own bytes, base64 in JSON).
 """
 
 import base64
@@ -158,6 +160,19 @@ def save_images(images, folder, names):
     return paths
 
 
+def parse_labels(text):
+    """"shape=2,color=0" -> {"shape": int32 2, "color": int32 0} for a conditional export."""
+    labels = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, _, value = item.partition("=")
+        try:
+            labels[name.strip()] = np.int32(int(value))
+        except ValueError:
+            raise UserError(f"--labels takes class ids, as in shape=2,color=0, not {item!r} "
+                            "(the export's assets.extra/kerasgan.json lists the classes in id order)") from None
+    return labels
+
+
 def build_parser():
     parser = cli.ArgumentParser(prog="python -m kerasgan.client", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="the model name TF Serving serves")
@@ -169,6 +184,8 @@ def build_parser():
     parser.add_argument("--input", default=None, help="an image or a folder: translate it (CycleGAN exports)")
     parser.add_argument("--num", type=cli.positive_int, default=8, help="images to generate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--labels", default=None, metavar="ATTR=ID,...",
+                        help="class ids for a conditional export, one per attribute (e.g. shape=2,color=0)")
     parser.add_argument("--output", required=True, help="folder for the returned images")
     return parser
 
@@ -185,7 +202,7 @@ def main(argv=None):
         inputs = {"images": [f.read_bytes() for f in files]}
     else:
         signature, names = "generate", [f"sample_{i:03d}" for i in range(args.num)]
-        inputs = {"batch_size": np.int32(args.num), "seed": np.int64(args.seed)}
+        inputs = {"batch_size": np.int32(args.num), "seed": np.int64(args.seed), **parse_labels(args.labels)}
     if args.protocol == "grpc":
         grpc_inputs = {k: (np.array(v, dtype=object) if isinstance(v, list) else v) for k, v in inputs.items()}
         outputs = grpc_predict(args.host, port, grpc_request(args.model, grpc_inputs, signature, args.version))

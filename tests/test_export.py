@@ -182,6 +182,64 @@ def test_client_reports_a_server_that_is_down():
         client.rest_predict("127.0.0.1", port, "gen", {"inputs": {}}, timeout=5)
 
 
+class StandInServer:
+    """TF Serving's REST predict API (columnar "inputs" bodies) over a SavedModel, on loopback."""
+
+    def __init__(self, model_dir):
+        import http.server
+        import threading
+
+        loaded = tf.saved_model.load(str(model_dir))
+        self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(handler):  # noqa: N802
+                body = json.loads(handler.rfile.read(int(handler.headers["Content-Length"])))
+                self.bodies.append(body)
+                signature = loaded.signatures[body["signature_name"]]
+                specs = signature.structured_input_signature[1]
+                inputs = {k: tf.constant(v, specs[k].dtype) for k, v in body["inputs"].items()}
+                reply = json.dumps({"outputs": {k: v.numpy().tolist() for k, v in signature(**inputs).items()}})
+                handler.send_response(200)
+                handler.end_headers()
+                handler.wfile.write(reply.encode())
+
+            def log_message(handler, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_client_asks_a_conditional_export_for_the_given_labels(tmp_path):
+    from kerasgan.export import export_conditional_generator
+    from kerasgan.nets.conditional import build_conditional_dcgan_generator
+
+    label_names = {"shape": ["circle", "square", "triangle"], "color": ["red", "blue"]}
+    generator = build_conditional_dcgan_generator({"shape": 3, "color": 2}, 16, noise_dim=8, embed_dim=2, width=4)
+    export = export_conditional_generator(generator, tmp_path / "exports", "cond", label_names)
+    server = StandInServer(export)
+    try:
+        client.main(["--model", "cond", "--port", str(server.port), "--num", "3", "--seed", "4",
+                     "--labels", "shape=2, color=1", "--output", str(tmp_path / "out")])
+    finally:
+        server.close()
+    (body,) = server.bodies
+    assert body == {"signature_name": "generate",
+                    "inputs": {"batch_size": 3, "seed": 4, "shape": 2, "color": 1}}
+    expected = tf.saved_model.load(str(export)).signatures["generate"](
+        batch_size=tf.constant(3), seed=tf.constant(4, tf.int64), shape=tf.constant(2), color=tf.constant(1))
+    saved = [np.asarray(Image.open(tmp_path / "out" / f"sample_{i:03d}.png")) for i in range(3)]
+    np.testing.assert_array_equal(np.stack(saved), expected["images"].numpy())
+    with pytest.raises(UserError, match="class ids"):
+        client.parse_labels("shape=triangle")
+
+
 def test_reexport_from_a_run_checkpoint_matches_the_training_export(tiny_args, tmp_path):
     import train_dcgan
     from kerasgan.export import export_run
