@@ -6,6 +6,7 @@ export takes the next free one and never overwrites an existing version. Each ve
 lists every model for TF Serving's `--model_config_file`.
 """
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from kerasgan.errors import UserError
+from kerasgan.nets.winograd import conv_algorithm
 
 
 def next_version(model_dir):
@@ -57,6 +59,17 @@ def _write(archive, export_root, name, metadata, version):
     return path
 
 
+def _portable(export):
+    """Traces the serving graph with plain convolutions: the server's own device picks the
+    fastest algorithm (cuDNN on a GPU), whatever sped up training here (nets.winograd)."""
+    @functools.wraps(export)
+    def traced_direct(*args, **kwargs):
+        with conv_algorithm("direct"):
+            return export(*args, **kwargs)
+    return traced_direct
+
+
+@_portable
 def export_generator(generator, export_root, name, metadata=None, version=None, latent="normal"):
     """Exports noise -> uint8 images. Signatures:
 
@@ -82,6 +95,7 @@ def export_generator(generator, export_root, name, metadata=None, version=None, 
                   version)
 
 
+@_portable
 def export_conditional_generator(generator, export_root, name, label_names, metadata=None, version=None,
                                  latent="normal"):
     """Exports a generator with named inputs (conditional GANs, InfoGAN). Signatures:
@@ -126,6 +140,7 @@ def export_conditional_generator(generator, export_root, name, label_names, meta
     return _write(archive, export_root, name, info, version)
 
 
+@_portable
 def export_translator(generator, export_root, name, image_size, metadata=None, version=None):
     """Exports an image-to-image generator. Signatures:
 

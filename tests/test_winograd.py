@@ -1,0 +1,141 @@
+"""Winograd F(4x4, 3x3) convolution: the matrices, the conv, its gradients, the layer."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasgan.export import export_generator
+from kerasgan.nets import cyclegan, winograd
+from kerasgan.nets.layers import conv
+from kerasgan.nets.winograd import WinogradConv2D, conv_algorithm, winograd_conv3x3
+
+
+def direct(x, kernel):
+    return tf.nn.conv2d(x, kernel, 1, "VALID")
+
+
+def random(shape, seed, scale=1.0):
+    return tf.constant(np.random.default_rng(seed).standard_normal(shape).astype(np.float32) * scale)
+
+
+def test_matrices_give_1d_correlation():
+    # F(4, 3) in one dimension: 4 outputs of a 3-tap correlation from 6 inputs.
+    rng = np.random.default_rng(0)
+    d, g = rng.standard_normal(6), rng.standard_normal(3)
+    got = winograd.A_T.astype(np.float64) @ ((winograd.G @ g) * (winograd.B_T @ d))
+    want = [d[i:i + 3] @ g for i in range(4)]
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 18, 18, 8), (2, 11, 15, 5), (3, 4, 7, 6)])
+def test_conv_matches_direct(shape):
+    # Sides that are and are not whole 4x4 blocks, down to a single partial tile.
+    x, kernel = random(shape, 1), random((3, 3, shape[-1], 7), 2)
+    want = direct(x, kernel)
+    got = winograd_conv3x3(x, kernel)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, atol=2e-5 * float(tf.reduce_max(tf.abs(want))))
+
+
+def test_gradients_match_direct():
+    x, kernel = random((2, 14, 10, 16), 3), random((3, 3, 16, 12), 4)
+    weights = random((2, 12, 8, 12), 5)  # a loss that weighs every output differently
+
+    def grads(fn):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            loss = tf.reduce_sum(fn(x, kernel) * weights)
+        return tape.gradient(loss, [x, kernel])
+
+    for got, want in zip(grads(winograd_conv3x3), grads(direct)):
+        np.testing.assert_allclose(got, want, atol=2e-5 * float(tf.reduce_max(tf.abs(want))))
+
+
+def test_conv_with_unknown_sizes():
+    # Exported translators take images of any size: every side dynamic.
+    kernel = random((3, 3, 4, 5), 6)
+    traced = tf.function(lambda x: winograd_conv3x3(x, kernel),
+                         input_signature=[tf.TensorSpec([None, None, None, 4], tf.float32)])
+    x = random((2, 13, 9, 4), 7)
+    np.testing.assert_allclose(traced(x), direct(x, kernel), atol=1e-4)
+
+
+def wide_layer(padding):
+    # Wide enough (>= MIN_CHANNELS) and large enough (>= MIN_TILES) to take the Winograd path.
+    layer = WinogradConv2D(winograd.MIN_CHANNELS, 3, padding=padding)
+    layer.build((None, 26, 26, winograd.MIN_CHANNELS))
+    layer.kernel.assign(random(layer.kernel.shape, 8, 0.05))
+    layer.bias.assign(random(layer.bias.shape, 9))
+    return layer
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_layer_equals_conv2d_with_the_same_weights(padding):
+    layer = wide_layer(padding)
+    plain = keras.layers.Conv2D(layer.filters, 3, padding=padding)
+    plain.build((None, 26, 26, winograd.MIN_CHANNELS))
+    plain.set_weights(layer.get_weights())
+    x = random((1, 26, 26, winograd.MIN_CHANNELS), 10)
+    want = plain(x)
+    with conv_algorithm("winograd"):
+        fast = layer(x)
+    with conv_algorithm("direct"):
+        exact = layer(x)
+    np.testing.assert_array_equal(exact, want)
+    np.testing.assert_allclose(fast, want, atol=2e-5 * float(tf.reduce_max(tf.abs(want))))
+    assert not np.array_equal(fast, want)  # it really took the other path
+
+
+def test_auto_picks_winograd_for_float32_on_cpu_only():
+    assert not tf.config.list_logical_devices("GPU")  # this suite runs on CPUs
+    with conv_algorithm("auto"):
+        assert winograd.winograd_applies(tf.float32)
+        assert not winograd.winograd_applies(tf.bfloat16)
+    with conv_algorithm("direct"):
+        assert not winograd.winograd_applies(tf.float32)
+    with pytest.raises(ValueError, match="choose one of"):
+        with conv_algorithm("fast"):
+            pass
+
+
+def test_small_convs_stay_direct():
+    layer = WinogradConv2D(8, 3, padding="same")
+    x = random((1, 16, 16, 8), 11)
+    layer.build(x.shape)
+    with conv_algorithm("winograd"):
+        assert not layer._worth_it(x)  # thin: 8 channels
+    wide = wide_layer("same")
+    assert wide._worth_it(random((1, 8, 8, winograd.MIN_CHANNELS), 12)) is False  # 4 tiles
+    assert wide._worth_it(random((2, 16, 16, winograd.MIN_CHANNELS), 12))  # 32 tiles
+
+
+def test_builders_use_it_for_3x3_stride_1_only():
+    assert isinstance(conv(64, 3), WinogradConv2D)
+    assert type(conv(64, 3, strides=2)) is keras.layers.Conv2D
+    assert type(conv(64, 4)) is keras.layers.Conv2D
+    with pytest.raises(ValueError, match="3x3, stride-1"):
+        WinogradConv2D(8, 3, strides=2)
+    generator = cyclegan.build_generator(256, filters=8, blocks=2)
+    kinds = [type(layer) for layer in generator.layers]
+    assert kinds.count(WinogradConv2D) == 4  # the residual blocks' convs
+
+
+def test_layer_serializes():
+    layer = WinogradConv2D(4, 3, padding="valid", name="w")
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(clone) is WinogradConv2D
+    assert clone.get_config() == layer.get_config()
+
+
+def test_export_traces_direct_convolutions(tmp_path):
+    # The serving graph holds plain Conv2D ops so a GPU server can pick cuDNN's algorithm.
+    noise = keras.Input((4,))
+    x = keras.layers.Reshape((8, 8, winograd.MIN_CHANNELS))(keras.layers.Dense(64 * winograd.MIN_CHANNELS)(noise))
+    image = keras.layers.Conv2D(3, 1, activation="tanh")(conv(winograd.MIN_CHANNELS, 3)(x))
+    generator = keras.Model(noise, image)
+    with conv_algorithm("winograd"):
+        path = export_generator(generator, tmp_path, "g")
+    graph = tf.saved_model.load(str(path)).signatures["serving_default"].graph.as_graph_def()
+    ops = {node.op for f in graph.library.function for node in f.node_def}
+    assert "Conv2D" in ops and "BatchMatMulV2" not in ops
