@@ -8,7 +8,7 @@ import tensorflow as tf
 from kerasgan.export import export_generator
 from kerasgan.nets import cyclegan, winograd
 from kerasgan.nets.layers import conv
-from kerasgan.nets.winograd import WinogradConv2D, conv_algorithm, winograd_conv3x3
+from kerasgan.nets.winograd import conv_algorithm, winograd_conv3x3
 
 
 def direct(x, kernel):
@@ -63,7 +63,7 @@ def test_conv_with_unknown_sizes():
 
 def wide_layer(padding):
     # Wide enough (>= MIN_CHANNELS) and large enough (>= MIN_TILES) to take the Winograd path.
-    layer = WinogradConv2D(winograd.MIN_CHANNELS, 3, padding=padding)
+    layer = winograd.Conv2D(winograd.MIN_CHANNELS, 3, padding=padding)
     layer.build((None, 26, 26, winograd.MIN_CHANNELS))
     layer.kernel.assign(random(layer.kernel.shape, 8, 0.05))
     layer.bias.assign(random(layer.bias.shape, 9))
@@ -100,7 +100,7 @@ def test_auto_picks_winograd_for_float32_on_cpu_only():
 
 
 def test_small_convs_stay_direct():
-    layer = WinogradConv2D(8, 3, padding="same")
+    layer = winograd.Conv2D(8, 3, padding="same")
     x = random((1, 16, 16, 8), 11)
     layer.build(x.shape)
     with conv_algorithm("winograd"):
@@ -111,20 +111,33 @@ def test_small_convs_stay_direct():
 
 
 def test_builders_use_it_for_3x3_stride_1_only():
-    assert isinstance(conv(64, 3), WinogradConv2D)
+    assert isinstance(conv(64, 3), winograd.Conv2D)
     assert type(conv(64, 3, strides=2)) is keras.layers.Conv2D
     assert type(conv(64, 4)) is keras.layers.Conv2D
     with pytest.raises(ValueError, match="3x3, stride-1"):
-        WinogradConv2D(8, 3, strides=2)
+        winograd.Conv2D(8, 3, strides=2)
     generator = cyclegan.build_generator(256, filters=8, blocks=2)
     kinds = [type(layer) for layer in generator.layers]
-    assert kinds.count(WinogradConv2D) == 4  # the residual blocks' convs
+    assert kinds.count(winograd.Conv2D) == 4  # the residual blocks' convs
+
+
+def test_weight_files_are_those_of_keras_conv2d(tmp_path):
+    # Checkpoints written with Keras' Conv2D (or by kerasgan before this layer) load as they are.
+    def model(conv_class):
+        image = keras.Input((8, 8, 4))
+        return keras.Model(image, conv_class(6, 3, padding="same")(image))
+
+    plain, fast = model(keras.layers.Conv2D), model(winograd.Conv2D)
+    plain.save_weights(tmp_path / "plain.weights.h5")
+    fast.load_weights(tmp_path / "plain.weights.h5")
+    for a, b in zip(plain.get_weights(), fast.get_weights()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_layer_serializes():
-    layer = WinogradConv2D(4, 3, padding="valid", name="w")
+    layer = winograd.Conv2D(4, 3, padding="valid", name="w")
     clone = keras.layers.deserialize(keras.layers.serialize(layer))
-    assert type(clone) is WinogradConv2D
+    assert type(clone) is winograd.Conv2D
     assert clone.get_config() == layer.get_config()
 
 

@@ -3,7 +3,7 @@
 import keras
 from keras import layers, ops
 
-from kerasgan.nets.winograd import WinogradConv2D
+from kerasgan.nets import winograd
 
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming")
@@ -75,9 +75,9 @@ class ReflectionPadding2D(layers.Layer):
 def conv(filters, kernel_size, strides=1, padding="same", init="normal", spectral_norm=False, use_bias=True):
     """A Conv2D, optionally wrapped in SpectralNormalization (one power iteration per call).
 
-    3x3 stride-1 convs are WinogradConv2D: the same layer, computed faster on a CPU.
+    3x3 stride-1 convs are winograd.Conv2D: the same layer, computed faster on a CPU.
     """
-    conv_class = WinogradConv2D if kernel_size in (3, (3, 3)) and strides in (1, (1, 1)) else layers.Conv2D
+    conv_class = winograd.Conv2D if kernel_size in (3, (3, 3)) and strides in (1, (1, 1)) else layers.Conv2D
     layer = conv_class(
         filters, kernel_size, strides=strides, padding=padding, use_bias=use_bias,
         kernel_initializer=kernel_initializer(init),

@@ -13,7 +13,7 @@ gradients come from autodiff and are themselves Winograd-shaped: the whole
 forward-and-backward pass of a residual-block conv runs about 2.2x faster on a CPU. Results
 equal the direct convolution up to float32 round-off (about 2e-5 of the output's range).
 
-`WinogradConv2D` is a Conv2D with the same weights and config that uses it when
+`winograd.Conv2D` is Keras' Conv2D with the same weights and config that uses it when
 `winograd_applies()`: in float32 on a machine without a GPU, unless `conv_algorithm` says
 otherwise (the `KERASGAN_CONV_ALGORITHM` environment variable: auto, direct or winograd).
 """
@@ -57,7 +57,7 @@ _algorithm = os.environ.get("KERASGAN_CONV_ALGORITHM", "auto")
 
 @contextlib.contextmanager
 def conv_algorithm(name):
-    """Within the block, WinogradConv2D layers traced run `name` (auto, direct, winograd)."""
+    """Within the block, winograd.Conv2D layers traced run `name` (auto, direct, winograd)."""
     global _algorithm
     if name not in ALGORITHMS:
         raise ValueError(f"unknown conv algorithm {name!r}; choose one of {ALGORITHMS}")
@@ -139,12 +139,13 @@ def winograd_conv3x3(x, kernel):
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")
-class WinogradConv2D(layers.Conv2D):
+class Conv2D(layers.Conv2D):
     """A 3x3 stride-1 Conv2D computed with F(4x4, 3x3) where `winograd_applies()`.
 
-    Same weights, config and (to round-off) outputs as `keras.layers.Conv2D`, so checkpoints
-    and exports move between the two; elsewhere (a GPU, bfloat16, `conv_algorithm("direct")`)
-    it is exactly Conv2D.
+    Same weights, config and (to round-off) outputs as `keras.layers.Conv2D`; elsewhere (a
+    GPU, bfloat16, `conv_algorithm("direct")`) it is exactly that layer. It keeps the name
+    because Keras files a layer's weights under its class name: checkpoints written with
+    Keras' Conv2D load into it and back.
     """
 
     def __init__(self, filters, kernel_size=3, **kwargs):
@@ -152,7 +153,7 @@ class WinogradConv2D(layers.Conv2D):
         fits = (self.kernel_size == (3, 3) and self.strides == (1, 1) and self.dilation_rate == (1, 1)
                 and self.groups == 1 and self.data_format == "channels_last")
         if not fits:
-            raise ValueError("WinogradConv2D computes 3x3, stride-1, undilated, channels-last convs only")
+            raise ValueError("winograd.Conv2D computes 3x3, stride-1, undilated, channels-last convs only")
 
     def convolution_op(self, inputs, kernel):
         if not self._worth_it(inputs) or not winograd_applies(inputs.dtype):
