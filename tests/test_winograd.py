@@ -52,6 +52,24 @@ def test_gradients_match_direct():
         np.testing.assert_allclose(got, want, atol=2e-5 * float(tf.reduce_max(tf.abs(want))))
 
 
+def test_gradient_penalty_gradients_match_direct():
+    # WGAN-GP differentiates a gradient norm: Winograd convs in D need second derivatives.
+    x, kernel = random((2, 10, 10, 6), 13), random((3, 3, 6, 5), 14)
+
+    def penalty_grad(fn):
+        with tf.GradientTape() as outer:
+            outer.watch(kernel)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                score = tf.reduce_sum(tf.tanh(fn(x, kernel)))
+            slopes = tf.norm(tf.reshape(inner.gradient(score, x), (2, -1)), axis=1)
+            penalty = tf.reduce_mean((slopes - 1.0) ** 2)
+        return outer.gradient(penalty, kernel)
+
+    want = penalty_grad(direct)
+    np.testing.assert_allclose(penalty_grad(winograd_conv3x3), want, atol=1e-4 * float(tf.reduce_max(tf.abs(want))))
+
+
 def test_conv_with_unknown_sizes():
     # Exported translators take images of any size: every side dynamic.
     kernel = random((3, 3, 4, 5), 6)
