@@ -1,12 +1,12 @@
-"""Winograd's F(4x4, 3x3): 3x3 stride-1 convolutions with 2.25x fewer multiplications.
+"""Winograd's F(4x4, 3x3): 3x3 stride-1 convolutions with 4x fewer multiplications.
 
 Lavin & Gray, 2016, "Fast Algorithms for Convolutional Neural Networks". The input is cut
 into 6x6 tiles that overlap by 2; each tile d, with the kernel g, gives a 4x4 block of
 output as A^T [(G g G^T) * (B^T d B)] A, so the channel sum becomes 36 independent matrix
-products [tiles, C] x [C, K] instead of 9 per output pixel: 36 / 16 multiplications per
-output and kernel tap-pair instead of 9. cuDNN picks this algorithm by itself; TensorFlow's
-CPU convolutions (oneDNN) do not, and CycleGAN's residual blocks spend most of a training
-step in 3x3 convolutions at 64x64 with 256 channels.
+products [tiles, C] x [C, K]: 36 multiplications per 4x4 block and channel pair instead of
+16 x 9 = 144 (the transforms cost per channel, not per channel pair). cuDNN picks this
+algorithm by itself; TensorFlow's CPU convolutions (oneDNN) do not, and CycleGAN's residual
+blocks spend most of a training step in 3x3 convolutions at 64x64 with 256 channels.
 
 Everything here is plain TensorFlow (reshapes, splits and batched matmuls), so the
 gradients come from autodiff and are themselves Winograd-shaped: the whole
