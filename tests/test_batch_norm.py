@@ -71,3 +71,13 @@ def test_norm_layer_builds_it_and_weight_files_match_keras(tmp_path):
     fused_model.load_weights(tmp_path / "keras.weights.h5")
     for want, got in zip(keras_bn.get_weights(), fused_model.get_weights()):
         np.testing.assert_array_equal(got, want)
+
+
+def test_unknown_batch_and_sides():
+    # A step traced without a static batch (no drop_remainder) still counts pixels right.
+    keras_bn, fused_bn = pair()
+    spec = [tf.TensorSpec([None, None, None, 5], tf.float32)]
+    traced = tf.function(lambda x: fused_bn(x, training=True), input_signature=spec)
+    x = images(seed=3)
+    np.testing.assert_allclose(traced(x), keras_bn(x, training=True), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(fused_bn.moving_variance, keras_bn.moving_variance, rtol=1e-5)

@@ -63,7 +63,7 @@ class BatchNormalization(layers.BatchNormalization):
             x=x, scale=ops.cast(self.gamma, "float32"), offset=ops.cast(self.beta, "float32"), mean=empty,
             variance=empty, epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC",
             is_training=True)
-        count = ops.cast(ops.prod(ops.shape(x)[:3]), "float32")
+        count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)
         variance = unbiased_variance * (count - 1.0) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
