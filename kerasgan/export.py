@@ -126,8 +126,8 @@ def export_conditional_generator(generator, export_root, name, label_names, meta
         feed = {"noise": noise, **{a: tf.fill([batch_size], inputs[a]) for a in label_names}}
         if "continuous" in specs:
             codes_shape = tf.stack([batch_size, specs["continuous"].shape[-1]])
-            feed["continuous"] = tf.random.stateless_uniform(codes_shape, _seed_pair(inputs["seed"]) + 1,
-                                                                 minval=-1.0, maxval=1.0)
+            codes_seed = _seed_pair(inputs["seed"]) + 1  # apart from the noise's seed
+            feed["continuous"] = tf.random.stateless_uniform(codes_shape, codes_seed, minval=-1.0, maxval=1.0)
         return from_inputs(feed)
 
     archive.add_endpoint("serving_default", from_inputs, [specs])
