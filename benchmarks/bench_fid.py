@@ -5,23 +5,20 @@ ImageNet one, on 32x32 uint8 images (so the antialiased resize to 299 is include
 Each setting is warmed up once (tracing, XLA compilation), then timed `--repeats` times;
 the median is printed.
 
-    python benchmarks/bench_fid.py --batch-sizes 8 32 --repeats 3
+    python -m benchmarks.bench_fid --batch-sizes 8 32 --repeats 3
 """
 
 import argparse
 import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import kerasgan  # noqa: F401  (sets TF environment variables first)
 
-import kerasgan  # noqa: E402,F401  (sets TF environment variables first)
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from kerasgan.metrics import InceptionFeatures  # noqa: E402
+from kerasgan.metrics import InceptionFeatures
 
 
 def images_per_second(extractor, images, repeats):

@@ -1,10 +1,10 @@
 """Steady-state training speed of kerasgan's models on this machine, printed as one table.
 
-    python benchmarks/bench_train.py                      # every model, XLA on and off, each precision
-    python benchmarks/bench_train.py --models dcgan-64 --xla off --precisions float32
+    python -m benchmarks.bench_train                      # every model, XLA on and off, each precision
+    python -m benchmarks.bench_train --models dcgan-64 --xla off --precisions float32
 
-Each setting is built by the training CLIs' own code (train_dcgan.py / train_cyclegan.py
-arguments, scale.build_trainer), fed by the real input pipeline on the built-in `shapes`
+Each setting is built by the training commands' own code (their flags -> the recipe's config,
+the recipe's builders, scale.build_trainer), fed by the real input pipeline on the built-in `shapes`
 data, run for a warm-up window (tracing, XLA compilation, CycleGAN's pools) and then timed
 over `--windows` windows; the table shows the median window. GFLOP/s counts the FLOPs the
 step performs (benchmarks/flops.py). The DCGAN rows use the PyTorch DCGAN example's
@@ -16,23 +16,20 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from kerasgan.commands import train_cyclegan, train_gan  # noqa: I001  (first: it quiets TensorFlow's import)
 
-import kerasgan  # noqa: E402,F401  (sets TensorFlow's environment first)
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-import train_cyclegan  # noqa: E402
-import train_dcgan  # noqa: E402
-from benchmarks.flops import cyclegan_step_flops, gan_step_flops  # noqa: E402
-from kerasgan import scale  # noqa: E402
-from kerasgan.data.domains import load_domains, make_pair_dataset  # noqa: E402
-from kerasgan.data.pipeline import make_dataset  # noqa: E402
-from kerasgan.data.shapes import make_shapes  # noqa: E402
+from benchmarks.flops import cyclegan_step_flops, gan_step_flops
+from kerasgan import scale
+from kerasgan.data.domains import load_domains, make_pair_dataset
+from kerasgan.data.pipeline import make_dataset
+from kerasgan.data.shapes import make_shapes
+from kerasgan.recipes import cyclegan as cyclegan_recipe
+from kerasgan.recipes import gan as gan_recipe
 
 PYTORCH_DCGAN = ["--width", "64", "--g-upsample", "transpose", "--loss", "bce"]
 # name: (family, batch, CLI arguments, steps per window)
@@ -71,18 +68,17 @@ def build(name, xla, precision):
     family, batch, argv, _ = MODELS[name]
     common = [*argv, "--batch-size", str(batch), "--xla", xla, "--precision", precision]
     if family == "dcgan":
-        args = train_dcgan.build_parser().parse_args(common)
-        args.diffaug_policy = ()
-        trainer, _ = scale.build_trainer(args, lambda: train_dcgan.build_trainer(args),
-                                         lambda: train_dcgan.optimizers(args, 10**6))
+        args = train_gan.config_from_flags(common)
+        trainer, _ = scale.build_trainer(args, lambda: gan_recipe.build_trainer(args),
+                                         lambda: gan_recipe.build_optimizers(args, 10**6))
         images, _ = make_shapes(max(4 * batch, 64), args.image_size)
         dataset = make_dataset(images, args.image_size, batch, "deluxe")
         flops = gan_step_flops(trainer.generator, trainer.discriminator, batch, trainer.n_critic,
                                trainer.loss_kind == "wgan-gp")
         return trainer, dataset, flops
-    args = train_cyclegan.resolve_defaults(train_cyclegan.build_parser().parse_args(common))
-    trainer, _ = scale.build_trainer(args, lambda: train_cyclegan.build_trainer(args),
-                                     lambda: train_cyclegan.optimizers(args, 10**6, 2 * 10**6))
+    args = train_cyclegan.config_from_flags(common)
+    trainer, _ = scale.build_trainer(args, lambda: cyclegan_recipe.build_trainer(args),
+                                     lambda: cyclegan_recipe.build_optimizers(args, 10**6, 2 * 10**6))
     pair = load_domains(None, image_size=args.image_size, num_images=8, num_test=1)
     dataset = make_pair_dataset(pair, args.image_size, batch)
     flops = cyclegan_step_flops(trainer.g_xy, trainer.d_x, args.image_size, batch, args.lambda_identity > 0)

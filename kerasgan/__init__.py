@@ -1,43 +1,50 @@
-"""kerasgan: generative adversarial networks in Keras 3 on TensorFlow."""
+"""kerasgan: generative adversarial networks in Keras 3 on TensorFlow.
+
+The Python API, in the Keras idiom (see README, "From Python"):
+
+    import kerasgan
+    gan = kerasgan.GAN(model="dcgan", image_size=32, steps=300)
+    gan.fit("path/to/images")            # or a TFDS name, or a tf.data.Dataset of images
+    images = gan.sample(16)              # uint8 [16, 32, 32, 3]
+    gan.export("exports")
+
+    cycle = kerasgan.CycleGAN(steps=200)
+    cycle.fit(x="path/to/apples", y="path/to/oranges")
+
+    gan = kerasgan.load_run("runs/dcgan_shapes_64")       # a finished run, ready to sample
+    generate = kerasgan.load_export("exports/dcgan_shapes_64")
+
+What importing kerasgan changes for the whole process, and nothing else: it sets
+`TF_ENABLE_ONEDNN_OPTS=1` and `KERAS_BACKEND=tensorflow` unless they are already set. Both
+only take effect if TensorFlow or Keras has not been imported yet (oneDNN roughly doubles
+convolution and matmul speed on CPUs; the TF 2.21 wheel leaves it off). TensorFlow itself is
+imported lazily, on first use of the API. The command-line tools also mute TensorFlow's log
+noise (kerasgan/commands); the library does not.
+"""
 
 import os
 
-# oneDNN is off by default in the TF 2.21 CPU wheel and roughly doubles conv and matmul speed
-# on CPU; it only takes effect if set before TensorFlow is first imported.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-_VERBOSE = os.environ.get("KERASGAN_VERBOSE_TF") == "1"
-# TensorFlow's C++ log lines look like failures even when harmless (graph mode on CPU logs
-# "remapper failed" for CycleGAN's step, which trains fine regardless); errors that matter
-# also raise Python exceptions. KERASGAN_VERBOSE_TF=1 shows them all.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if _VERBOSE else "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+__version__ = "0.2.0"
 
-def _import_tensorflow_quietly():
-    """Imports TensorFlow and finds its devices with C-level stderr muted.
-
-    TF's C++ runtime prints INFO/ERROR lines (oneDNN notice, missing CUDA drivers) before its
-    log level applies; on a CPU machine they look like failures and bury our one-line errors.
-    Python exceptions still surface: they are printed after stderr is restored.
-    """
-    try:
-        saved = os.dup(2)
-    except OSError:  # no usable fd 2 (embedded interpreters): import as usual
-        import tensorflow  # noqa: F401
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+_API = {
+    "GAN": "kerasgan.recipes.gan",
+    "CycleGAN": "kerasgan.recipes.cyclegan",
+    "load_run": "kerasgan.recipes",
+    "load_export": "kerasgan.recipes",
+    "GANConfig": "kerasgan.config",
+    "CycleGANConfig": "kerasgan.config",
+    "UserError": "kerasgan.errors",
+}
+__all__ = sorted(_API)
 
 
-if not _VERBOSE:
-    _import_tensorflow_quietly()
+def __getattr__(name):
+    """The API's names, imported on first use so `import kerasgan` stays cheap."""
+    if name not in _API:
+        raise AttributeError(f"module 'kerasgan' has no attribute {name!r}")
+    import importlib
 
-__version__ = "0.1.0"
+    return getattr(importlib.import_module(_API[name]), name)

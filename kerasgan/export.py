@@ -198,69 +198,50 @@ def write_models_config(export_root):
     (export_root / "models.config").write_text(f"model_config_list {{\n{entries}}}\n")
 
 
-# -- re-export from a run's checkpoint: python -m kerasgan.export --run runs/NAME -------------
-def _cyclegan_trainer(run, tag):
-    """The CycleGAN trainer of a train_cyclegan.py run, rebuilt from config.json and loaded."""
-    from kerasgan.evaluate import import_train_dcgan
-    from kerasgan.runs import restore_checkpoint
-
-    import_train_dcgan()  # puts the repository root on sys.path
-    import train_cyclegan
-
-    config = run.load_config()
-    args = train_cyclegan.build_parser().parse_args([])
-    vars(args).update(config)
-    args.diffaug_policy = tuple(config.get("diffaug_policy", ()))
-    trainer = train_cyclegan.build_trainer(args)
-    trainer.compile(*train_cyclegan.optimizers(args, config["decay_start"], config["steps_total"]), jit_compile=False)
-    restore_checkpoint(trainer, run, tag)
-    return trainer, config
+# -- reading exports back --------------------------------------------------------------------
+GENERATOR_KINDS = ("generator", "conditional_generator")
 
 
-def export_run(run_dir, tag="latest", exports_dir="exports", name=None):
-    """Exports the generator(s) of a run's `tag` checkpoint; returns the export paths."""
-    from kerasgan.runs import Run, trainer_step
-
-    run = Run(Path(run_dir).expanduser())
-    if not run.config_path.exists():
-        raise UserError(f"not a run directory: {run.config_path} not found")
-    if not run.has_checkpoint(tag):
-        raise UserError(f"no {tag} checkpoint in {run.root}: {run.checkpoint_path(tag)} not found")
-    name = name or run.root.name
-    config = run.load_config()
-    metadata = {"run": str(run.root), "checkpoint": tag, "config": config}
-    best = run.checkpoint_path(tag).with_suffix("").with_suffix(".json")
-    if best.exists():
-        metadata.update({k: v for k, v in json.loads(best.read_text()).items() if k in ("fid", "kid", "kid_std")})
-    if "lambda_cycle" in config:
-        trainer, config = _cyclegan_trainer(run, tag)
-        metadata["step"] = trainer_step(trainer)
-        return [export_translator(g, exports_dir, f"{name}_{d}", config["image_size"], {**metadata, "direction": d})
-                for d, g in (("x2y", trainer.g_xy), ("y2x", trainer.g_yx))]
-    from kerasgan import models
-    from kerasgan.evaluate import load_run_trainer
-
-    trainer, args, label_names = load_run_trainer(run.root, tag)
-    args.exports_dir = exports_dir
-    metadata["step"] = trainer_step(trainer)
-    return [models.export_model(trainer, args, name, metadata, label_names)]
+def find_export(path):
+    """exports/NAME (newest complete integer version) or exports/NAME/VERSION -> the version folder."""
+    path = Path(path).expanduser()
+    if (path / "saved_model.pb").is_file():
+        return path
+    if not path.is_dir():
+        raise UserError(f"model directory not found: {path}")
+    versions = sorted((int(p.name) for p in path.glob("*") if p.is_dir() and p.name.isdigit()), reverse=True)
+    for version in versions:
+        if (path / str(version) / "saved_model.pb").is_file():
+            return path / str(version)
+    raise UserError(f"no exported model in {path}: --model takes exports/NAME or exports/NAME/VERSION")
 
 
-def main(argv=None):
-    from kerasgan import cli
-
-    parser = cli.ArgumentParser(prog="python -m kerasgan.export",
-                                description="Export a run's generator(s) from one of its checkpoints.")
-    parser.add_argument("--run", required=True, help="a run directory, runs/NAME")
-    parser.add_argument("--checkpoint", default="latest", choices=("latest", "best"))
-    parser.add_argument("--exports-dir", default="exports")
-    parser.add_argument("--name", default=None, help="model name (default: the run's name)")
-    args = parser.parse_args(argv)
-    for path in export_run(args.run, args.checkpoint, args.exports_dir, args.name):
-        print(f"export: {path}")
+def read_metadata(version_dir):
+    """assets.extra/kerasgan.json of an export ({} for SavedModels kerasgan did not write)."""
+    path = Path(version_dir) / "assets.extra" / "kerasgan.json"
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise UserError(f"{path} is damaged (not JSON): re-export the model") from None
 
 
-if __name__ == "__main__":
-    from kerasgan.cli import run_main
+def load_saved_model(version_dir):
+    """`tf.saved_model.load`, with a damaged or foreign export as one UserError line."""
+    version_dir = Path(version_dir)
+    if not (version_dir / "variables").is_dir():
+        raise UserError(f"{version_dir} is incomplete (no variables/ folder): re-export it, or use another "
+                        "version")
+    try:
+        return tf.saved_model.load(str(version_dir))
+    except Exception as error:  # a corrupt or foreign directory raises many error types
+        first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise UserError(f"could not load the SavedModel in {version_dir} ({first_line[:200]}): re-export it, "
+                        "or use another version") from None
 
-    run_main(main)
+
+if __name__ == "__main__":  # `python -m kerasgan.export`: the same as `kerasgan export`
+    from kerasgan.commands.main import script
+
+    script("export")

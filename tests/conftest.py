@@ -1,15 +1,17 @@
-"""Shared test setup: import kerasgan first (it sets TensorFlow's environment)."""
+"""Shared test setup: import kerasgan first (it sets TensorFlow's environment).
+
+The repository root is on sys.path through pytest.ini's `pythonpath = .`, or kerasgan is
+installed (`pip install -e .`, the README's test command).
+"""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import kerasgan  # noqa: F401
 
-import kerasgan  # noqa: E402,F401
+ROOT = Path(__file__).resolve().parents[1]
 
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

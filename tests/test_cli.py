@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
-import train_dcgan
+from kerasgan.commands import train_gan as train_dcgan
 from conftest import ROOT
 
 
@@ -46,13 +46,24 @@ def test_corrupt_image_is_one_warning_and_training_goes_on(tmp_path, tiny_args):
     assert (run.checkpoints / "latest.json").exists()
 
 
-def test_tensorflow_log_lines_are_hidden_unless_asked_for():
+def clean_env():
     import os
 
-    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERASGAN_VERBOSE_TF")}
-    code = "import os, kerasgan, tensorflow; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
-    quiet = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
+    drop = ("TF_CPP_MIN_LOG_LEVEL", "KERASGAN_VERBOSE_TF", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def test_importing_the_library_changes_only_what_it_documents():
+    code = ("import os, sys; before = dict(os.environ); import kerasgan; "
+            "print(sorted(k for k in os.environ if os.environ[k] != before.get(k)), 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], env=clean_env(), cwd=ROOT, capture_output=True, text=True)
+    assert (result.stdout.strip(), result.stderr) == ("['KERAS_BACKEND', 'TF_ENABLE_ONEDNN_OPTS'] False", "")
+
+
+def test_commands_hide_tensorflow_log_lines_unless_asked_for():
+    code = "import os, kerasgan.commands, tensorflow; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    quiet = subprocess.run([sys.executable, "-c", code], env=clean_env(), cwd=ROOT, capture_output=True, text=True)
     assert (quiet.stdout.strip(), quiet.stderr) == ("3", "")
-    verbose = subprocess.run([sys.executable, "-c", code], env={**env, "KERASGAN_VERBOSE_TF": "1"}, cwd=ROOT,
+    verbose = subprocess.run([sys.executable, "-c", code], env={**clean_env(), "KERASGAN_VERBOSE_TF": "1"}, cwd=ROOT,
                              capture_output=True, text=True)
     assert verbose.stdout.strip() == "0"

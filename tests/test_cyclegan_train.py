@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-import train_cyclegan
+from kerasgan.commands import train_cyclegan
+from kerasgan.recipes import cyclegan as cyclegan_recipe
 from kerasgan import callbacks as cb
 from kerasgan.data import domains
 from kerasgan.data import tfds as tfds_source
@@ -41,7 +42,7 @@ def require_folder(path):
 
 
 def tiny_args(*extra):
-    return train_cyclegan.resolve_defaults(train_cyclegan.build_parser().parse_args([*TINY, *extra]))
+    return train_cyclegan.config_from_flags([*TINY, *extra])
 
 
 # ---------------------------------------------------------------- loss values
@@ -164,8 +165,8 @@ def test_zero_size_pool_passes_images_through():
 
 def test_a_few_xla_steps_on_shapes():
     args = tiny_args("--pool-size", "3", "--use_identity_loss", "--cycle-loss", "ssim", "--use_diffaug")
-    trainer = train_cyclegan.build_trainer(args)
-    trainer.compile(*train_cyclegan.optimizers(args, 1, 3), jit_compile=True)
+    trainer = cyclegan_recipe.build_trainer(args)
+    trainer.compile(*cyclegan_recipe.build_optimizers(args, 1, 3), jit_compile=True)
     assert trainer.jit_compile
     pair = load_domains(None, image_size=64, num_images=8, num_test=2)
     history = trainer.fit(make_pair_dataset(pair, 64, 2), steps_per_epoch=3, epochs=1, shuffle=False, verbose=0)
@@ -193,8 +194,8 @@ def test_a_few_steps_on_real_apples_and_oranges(tmp_path):
 def train_until(run_dir, stop, total=6, resume=False):
     """Tiny trainer on shapes, LR decaying over steps 3..6, trained (or resumed) up to `stop`."""
     args = tiny_args("--pool-size", "3")
-    trainer = train_cyclegan.build_trainer(args)
-    trainer.compile(*train_cyclegan.optimizers(args, total // 2, total), jit_compile=False)
+    trainer = cyclegan_recipe.build_trainer(args)
+    trainer.compile(*cyclegan_recipe.build_optimizers(args, total // 2, total), jit_compile=False)
     pair = load_domains(None, image_size=64, num_images=8, num_test=1)
     run = open_run(run_dir, "resume", {}, resume)
     fit(trainer, lambda step: make_pair_dataset(pair, 64, 2, "deluxe", start_step=step), run, stop,
@@ -231,8 +232,8 @@ def shapes_run(tmp_path_factory):
             "--exports-dir", str(root / "exports")]
     run = train_cyclegan.main(argv)
     args = tiny_args(*argv)
-    trainer = train_cyclegan.build_trainer(args)
-    trainer.compile(*train_cyclegan.optimizers(args, 1, 2))
+    trainer = cyclegan_recipe.build_trainer(args)
+    trainer.compile(*cyclegan_recipe.build_optimizers(args, 1, 2))
     trainer.load_weights(run.checkpoint_path())  # the weights the export was made from
     return root / "exports", trainer
 
@@ -337,14 +338,14 @@ def test_missing_x_dir_is_one_line_and_exit_code_2(tmp_path):
 
 
 def test_schedule_is_epochs_then_decay_epochs():
-    assert train_cyclegan.schedule(tiny_args(), 10) == (1000, 2000)  # paper: 100 + 100 epochs
-    assert train_cyclegan.schedule(tiny_args("--epochs", "3", "--decay-epochs", "2"), 10) == (30, 50)
-    assert train_cyclegan.schedule(tiny_args("--steps", "80"), 10) == (40, 80)
-    assert train_cyclegan.schedule(tiny_args("--steps", "80", "--decay-epochs", "0"), 10) == (80, 80)
+    assert cyclegan_recipe.schedule(tiny_args(), 10) == (1000, 2000)  # paper: 100 + 100 epochs
+    assert cyclegan_recipe.schedule(tiny_args("--epochs", "3", "--decay-epochs", "2"), 10) == (30, 50)
+    assert cyclegan_recipe.schedule(tiny_args("--steps", "80"), 10) == (40, 80)
+    assert cyclegan_recipe.schedule(tiny_args("--steps", "80", "--decay-epochs", "0"), 10) == (80, 80)
 
 
 def defaults(*argv):
-    return train_cyclegan.resolve_defaults(train_cyclegan.build_parser().parse_args(argv))
+    return train_cyclegan.config_from_flags(argv)
 
 
 def test_size_dependent_defaults():

@@ -1,13 +1,15 @@
 """A few real training steps through the CLI entry point, in process."""
 
 import json
+import os
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import train_dcgan
+from kerasgan.commands import train_gan as train_dcgan
+from kerasgan.recipes import gan as gan_recipe
 from conftest import shared_data
 from kerasgan.data.pipeline import make_dataset
 from kerasgan.data.shapes import make_shapes
@@ -51,10 +53,9 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_
     assert straight_ckpt["step"] == resumed_ckpt["step"] == 6
 
     def generator_weights(run):
-        args = train_dcgan.build_parser().parse_args(common)
-        args.diffaug_policy = ()
-        trainer = train_dcgan.build_trainer(args)
-        trainer.compile(*train_dcgan.optimizers(args, 6))
+        args = train_dcgan.config_from_flags(common)
+        trainer = gan_recipe.build_trainer(args)
+        trainer.compile(*gan_recipe.build_optimizers(args, 6))
         trainer.load_weights(run.checkpoint_path())
         return [w.numpy() for w in trainer.generator.weights + trainer.discriminator.weights]
 
@@ -68,17 +69,85 @@ def test_an_existing_run_is_never_overwritten(tiny_args):
         train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
 
 
-@pytest.mark.parametrize("changed", [["--width", "16"], ["--norm", "none"]])
-def test_resuming_with_another_architecture_is_one_clear_error(tiny_args, changed, tmp_path):
-    train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
-    def saved():  # checkpoints, samples and config; a new TensorBoard events file is harmless
-        return {p: p.read_bytes() for p in (tmp_path / "runs").rglob("*") if p.is_file() and "logs" not in p.parts}
+def saved_run_files(tmp_path):
+    """Checkpoints, samples and config; a new TensorBoard events file is harmless."""
+    return {p: p.read_bytes() for p in (tmp_path / "runs").rglob("*")
+            if p.is_file() and "logs" not in p.parts and p.name != ".lock"}
 
-    before = saved()
-    with pytest.raises(UserError, match="does not fit this model") as error:
+
+@pytest.mark.parametrize("changed", [["--width", "16"], ["--norm", "none"], ["--batch-size", "4"],
+                                     ["--loss", "bce"], ["--lr", "1e-3"]])
+def test_resuming_with_options_that_change_the_run_is_one_line_naming_them(tiny_args, changed, tmp_path):
+    train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+    before = saved_run_files(tmp_path)
+    with pytest.raises(UserError, match=f"differ from its config.json: {changed[0]} {changed[1]} ") as error:
         train_dcgan.main(tiny_args + changed + ["--steps", "2", "--no-export", "--resume"])
     assert "\n" not in str(error.value)
-    assert saved() == before  # the run's work is untouched
+    assert saved_run_files(tmp_path) == before  # the run's work is untouched
+
+
+def test_resume_takes_the_recorded_options_and_records_the_new_length(tiny_args, tmp_path):
+    run = train_dcgan.main(tiny_args + ["--steps", "1", "--no-export", "--batch-size", "4", "--lr", "1e-3"])
+    resumed = train_dcgan.main(["--runs-dir", str(tmp_path / "runs"), "--resume", "--steps", "2",
+                                "--sample-every", "7", "--verbose", "0"])
+    assert resumed.root == run.root
+    config = json.loads(run.config_path.read_text())
+    assert (config["steps"], config["sample_every"], config["batch_size"], config["lr"]) == (2, 7, 4, 1e-3)
+    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 2
+
+
+def test_a_checkpoint_that_does_not_fit_its_config_is_one_clear_error(tiny_args, tmp_path):
+    """A config.json edited by hand (or an older kerasgan's checkpoint) against the network it builds."""
+    run = train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+    config = json.loads(run.config_path.read_text())
+    run.config_path.write_text(json.dumps({**config, "width": 16}))
+    before = saved_run_files(tmp_path)
+    with pytest.raises(UserError, match="does not fit this model") as error:
+        train_dcgan.main(tiny_args + ["--steps", "2", "--no-export", "--resume"])
+    assert "\n" not in str(error.value)
+    assert saved_run_files(tmp_path) == before
+
+
+def test_a_damaged_checkpoint_is_one_line_naming_the_file(tiny_args, tmp_path):
+    run = train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+    path = run.checkpoints / "latest.weights.h5"
+    path.write_bytes(path.read_bytes()[:1000])  # truncated, as a full disk leaves it
+    with pytest.raises(UserError, match=f"{path} is damaged.*best checkpoint") as error:
+        train_dcgan.main(tiny_args + ["--steps", "2", "--no-export", "--resume"])
+    assert "\n" not in str(error.value)
+    path.write_bytes(b"")
+    with pytest.raises(UserError, match="is damaged"):
+        train_dcgan.main(tiny_args + ["--steps", "2", "--no-export", "--resume"])
+
+
+def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path):
+    stale = tmp_path / "runs" / "dcgan_shapes_64" / "samples"
+    stale.mkdir(parents=True)
+    (stale / "step_0000200.png").write_bytes(b"old")
+    with pytest.raises(UserError, match="stopped before its first checkpoint"):
+        train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+    assert (stale / "step_0000200.png").read_bytes() == b"old"
+
+
+def test_a_second_process_on_the_same_run_is_refused(tiny_args, tmp_path):
+    from kerasgan.runs import Run
+
+    holder = Run(tmp_path / "runs" / "dcgan_shapes_64").lock()  # as another process would hold it
+    try:
+        import subprocess
+        import sys
+
+        from conftest import ROOT
+        result = subprocess.run([sys.executable, str(ROOT / "train_dcgan.py"), *tiny_args, "--steps", "1"],
+                                capture_output=True, text=True, timeout=300)
+    finally:
+        holder.unlock()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'runs' / 'dcgan_shapes_64'} is in use by another process (pid {os.getpid()}): wait "
+        "for it to finish, or start another run with --name NEW"]
+    assert not (tmp_path / "runs" / "dcgan_shapes_64" / "config.json").exists()
+    train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])  # free again once the holder let go
 
 
 def tiny_trainer(**kwargs):
@@ -152,5 +221,5 @@ def test_real_grumpy_cats_train(tiny_args):
     run = train_dcgan.main(tiny_args[2:] + ["--data-dir", str(folder), "--steps", "3", "--no-export",
                                             "--data_preprocess", "deluxe", "--use_diffaug"])
     config = json.loads(run.config_path.read_text())
-    assert config["num_images"] == 204
+    assert config["images"] == 204
     assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 3

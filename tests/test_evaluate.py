@@ -8,9 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-import train_dcgan
+from kerasgan.commands import train_gan as train_dcgan
 from conftest import ROOT
-from kerasgan import evaluate
+from kerasgan.commands import evaluate
 from kerasgan.data.shapes import make_shapes
 from kerasgan.errors import UserError
 from kerasgan.export import export_conditional_generator, export_generator, export_translator
@@ -157,12 +157,12 @@ def test_run_checkpoint_and_its_export_agree(tiny_args, tmp_path, capsys):
 
 
 def test_conditional_run_rebuilds_with_the_attribute_order_it_trained_with(tiny_args, tmp_path):
-    # shapes labels are (shape, color); config.json sorts them to (color, shape), and networks
-    # built in that order would not load the checkpoint.
+    # shapes labels are (shape, color); networks built in another order would not load the
+    # checkpoint, so config.json keeps the order training used.
     run = train_dcgan.main(tiny_args + ["--model", "cdcgan", "--steps", "1", "--image-size", "16",
                                         "--no-xla", "--init", "kaiming"])
     from_run, config = evaluate.run_generator(run.root, "latest")
-    assert list(config["label_names"]) == ["color", "shape"]
+    assert list(config["label_names"]) == ["shape", "color"]
     export = evaluate.resolve_export(tmp_path / "exports" / "cdcgan_shapes_16")
     from_export, _ = evaluate.exported_generator(export)
     assert_same_images(from_export(6, 1), from_run(6, 1), from_run(6, 2))

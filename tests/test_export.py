@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from kerasgan import client
+from kerasgan.commands import client
 from kerasgan.errors import UserError
 from kerasgan.export import export_generator, export_translator, next_version
 from kerasgan.images import to_uint8
@@ -241,8 +241,8 @@ def test_client_asks_a_conditional_export_for_the_given_labels(tmp_path):
 
 
 def test_reexport_from_a_run_checkpoint_matches_the_training_export(tiny_args, tmp_path):
-    import train_dcgan
-    from kerasgan.export import export_run
+    from kerasgan.commands import train_gan as train_dcgan
+    from kerasgan.commands.export import export_run
 
     run = train_dcgan.main(tiny_args + ["--steps", "2"])
     trained = tmp_path / "exports" / run.root.name / "1"

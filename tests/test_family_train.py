@@ -8,8 +8,10 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-import train_dcgan
-from kerasgan import losses, models
+from kerasgan.commands import train_gan as train_dcgan
+from kerasgan import losses
+from kerasgan.config import CONDITIONAL, MODELS
+from kerasgan.recipes import gan as gan_recipe
 from kerasgan.data.pipeline import make_dataset
 from kerasgan.data.shapes import ATTRIBUTES, make_shapes
 from kerasgan.errors import UserError
@@ -26,9 +28,8 @@ NUM_CLASSES = {k: len(v) for k, v in LABEL_NAMES.items()}
 
 def parse(*flags):
     """train_dcgan's flags for a tiny model, with the model defaults filled in."""
-    args = train_dcgan.build_parser().parse_args(
+    args = train_dcgan.config_from_flags(
         ["--image-size", str(SIZE), "--width", "4", "--noise-dim", "16", *flags])
-    args.diffaug_policy = ()
     return args
 
 
@@ -41,13 +42,13 @@ def shapes():
     return make_shapes(32, SIZE, seed=1)
 
 
-@pytest.mark.parametrize("model", models.MODELS)
+@pytest.mark.parametrize("model", MODELS)
 def test_every_model_trains_a_few_steps_with_finite_losses(model, shapes):
     images, labels = shapes
     args = parse("--model", model, "--n-critic", "2")
-    trainer = models.build_trainer(args, LABEL_NAMES)
-    trainer.compile(*models.build_optimizers(args, 3), jit_compile=False)
-    data = make_dataset(images, SIZE, 8, labels=labels if model in models.CONDITIONAL else None)
+    trainer = gan_recipe.build_trainer(args, LABEL_NAMES)
+    trainer.compile(*gan_recipe.build_optimizers(args, 3), jit_compile=False)
+    data = make_dataset(images, SIZE, 8, labels=labels if model in CONDITIONAL else None)
     logs = trainer.fit(data, steps_per_epoch=3, epochs=1, verbose=0).history
     assert int(trainer.step) == 3
     assert logs and all(np.isfinite(values).all() for values in logs.values())
@@ -73,9 +74,9 @@ def test_model_defaults_apply_only_to_flags_not_given():
 
 def test_wgan_gp_critic_has_no_batch_norm_and_wgan_optimizer_is_rmsprop():
     args = parse("--model", "wgan-gp")
-    _, critic = models.build_networks(args)
+    _, critic = gan_recipe.build_networks(args)
     assert not any(isinstance(l, keras.layers.BatchNormalization) for l in critic.layers)
-    g_opt, d_opt = models.build_optimizers(parse("--model", "wgan"), 10)
+    g_opt, d_opt = gan_recipe.build_optimizers(parse("--model", "wgan"), 10)
     assert isinstance(d_opt, keras.optimizers.RMSprop) and float(d_opt.learning_rate) == pytest.approx(5e-5)
 
 
@@ -137,10 +138,10 @@ def test_wgan_gp_trainer_applies_the_penalty_to_its_critic():
 # -- WGAN weight clipping ------------------------------------------------------------------
 def test_after_a_wgan_step_every_critic_weight_lies_in_the_clip_box(shapes):
     args = parse("--model", "wgan", "--init", "kaiming", "--n-critic", "2")
-    trainer = models.build_trainer(args)
+    trainer = gan_recipe.build_trainer(args)
     before = max(np.abs(w.numpy()).max() for w in trainer.discriminator.trainable_weights)
     assert before > 0.01  # kaiming init and batch norm's gamma start far outside [-c, c]
-    trainer.compile(*models.build_optimizers(args, 1), jit_compile=False)
+    trainer.compile(*gan_recipe.build_optimizers(args, 1), jit_compile=False)
     trainer.fit(make_dataset(shapes[0], SIZE, 8), steps_per_epoch=1, epochs=1, verbose=0)
     for weight in trainer.discriminator.trainable_weights:
         assert np.abs(weight.numpy()).max() <= 0.01 + 1e-7, weight.path
@@ -279,9 +280,9 @@ def test_infogan_mutual_information_loss_falls_and_q_reads_the_code(shapes):
 def test_supervised_infogan_learns_the_code_from_real_labels(shapes):
     images, labels = shapes
     args = parse("--model", "infogan", "--info-supervised", "color", "--info-continuous", "1")
-    trainer = models.build_trainer(args, {"color": LABEL_NAMES["color"]})
+    trainer = gan_recipe.build_trainer(args, {"color": LABEL_NAMES["color"]})
     assert trainer.categorical == {"color": 4}
-    trainer.compile(*models.build_optimizers(args, 2), jit_compile=False)
+    trainer.compile(*gan_recipe.build_optimizers(args, 2), jit_compile=False)
     logs = trainer.fit(make_dataset(images, SIZE, 8, labels={"color": labels["color"]}),
                        steps_per_epoch=2, epochs=1, verbose=0).history
     assert np.isfinite(logs["d_loss"]).all()

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import train_dcgan
+from kerasgan.commands import train_gan as train_dcgan
+from kerasgan.recipes import gan as gan_recipe
 from kerasgan.callbacks import Checkpoint
 from kerasgan.metrics import callback as fid_cb
 from kerasgan.metrics import fid as fid_math
@@ -211,8 +212,7 @@ def test_real_training_with_fid_and_resume(tiny_args, tmp_path, monkeypatch):
                       "--fid-batch-size", "8"])
     extractor = fid_cb.inception_from_flag("random", 8)
     monkeypatch.setattr(fid_cb, "inception_from_flag", lambda weights, batch_size: extractor)
-    args = train_dcgan.build_parser().parse_args(tiny_args + ["--image-size", "64"])
-    args.diffaug_policy = ()
+    args = train_dcgan.config_from_flags(tiny_args + ["--image-size", "64"])
     real_images = random_images(8, 1, size=64)
     run = Run(tmp_path / "runs" / "fid")
     for folder in (run.logs, run.checkpoints):
@@ -221,8 +221,8 @@ def test_real_training_with_fid_and_resume(tiny_args, tmp_path, monkeypatch):
     def train(steps, resume):
         from kerasgan.data.pipeline import make_dataset
 
-        trainer = train_dcgan.build_trainer(args)
-        trainer.compile(*train_dcgan.optimizers(args, steps), jit_compile=False)
+        trainer = gan_recipe.build_trainer(args)
+        trainer.compile(*gan_recipe.build_optimizers(args, steps), jit_compile=False)
         writer = tf.summary.create_file_writer(str(run.logs))
         generate = fid_cb.generator_sampler(trainer.generator, None, args.latent)
         callback = fid_cb.fid_callback_from_args(flags, generate, real_images, run, writer, tag="toy")

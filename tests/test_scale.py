@@ -104,9 +104,9 @@ def test_strategy_errors_and_xla_fallback(monkeypatch, capsys):
 def test_xla_mode_from_the_command_line(monkeypatch, gpus, argv, compiled):
     import tensorflow as tf
 
-    import train_dcgan
+    from kerasgan.commands import train_gan as train_dcgan
 
-    args = train_dcgan.build_parser().parse_args(argv)
+    args = train_dcgan.config_from_flags(argv)
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
     assert scale.xla_wanted(args.xla) is compiled
 

@@ -1,4 +1,4 @@
-"""FID and KID during training: a step callback, its command-line flags, generator samplers.
+"""FID and KID during training: a step callback and generator samplers.
 
 Every `--fid-every` steps the callback generates `--fid-samples` images with fixed noise,
 scores them against the real images' cached Inception statistics, logs `fid`, `kid` and
@@ -6,7 +6,6 @@ scores them against the real images' cached Inception statistics, logs `fid`, `k
 checkpoint as checkpoints/best.weights.h5 beside the latest one.
 """
 
-import argparse
 import csv
 import json
 import sys
@@ -18,9 +17,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.callbacks import StepCallback
-from kerasgan.cli import positive_int
 from kerasgan.errors import UserError
-from kerasgan.generate import signature_inputs
+from kerasgan.latent import signature_inputs
 from kerasgan.metrics.fid import fid_and_kid
 from kerasgan.metrics.inception import InceptionFeatures
 from kerasgan.metrics.stats_cache import real_statistics
@@ -33,38 +31,6 @@ METRICS_COLUMNS = ("step", "fid", "kid", "kid_std")
 # strongly biased) and at most 10000 (each evaluation embeds them all; ~15 images/s on CPU).
 MIN_DEFAULT_SAMPLES = 1000
 MAX_DEFAULT_SAMPLES = 10000
-
-
-# -- command-line flags -----------------------------------------------------------------
-
-
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
-    return value
-
-
-def add_fid_weights_args(group):
-    """--fid-weights and --fid-batch-size, shared by training and `kerasgan.evaluate`."""
-    group.add_argument("--fid-weights", default="imagenet",
-                       help="InceptionV3 no-top weights: imagenet (Keras' download, cached in "
-                            "~/.keras/models), a local .h5 file, or random (untrained network: "
-                            "offline smoke tests only, scores mean nothing)")
-    group.add_argument("--fid-batch-size", type=positive_int, default=50,
-                       help="images per Inception forward pass")
-
-
-def add_fid_args(parser):
-    """The training CLIs' FID/KID flags (all off unless --fid-every is given)."""
-    group = parser.add_argument_group("FID / KID")
-    group.add_argument("--fid-every", type=non_negative_int, default=0,
-                       help="steps between FID/KID evaluations, also run at the end (0: off)")
-    group.add_argument("--fid-samples", type=positive_int, default=None,
-                       help=f"generated images per evaluation (default: as many as the real set, "
-                            f"at least {MIN_DEFAULT_SAMPLES}, at most {MAX_DEFAULT_SAMPLES})")
-    add_fid_weights_args(group)
-    return group
 
 
 def inception_from_flag(weights, batch_size=50):
@@ -81,12 +47,12 @@ def default_num_samples(num_real):
 # -- generated images -------------------------------------------------------------------
 
 
-def draw_inputs(specs, batch_size, label_names=None, latent="normal", seed=0):
+def draw_inputs(specs, batch_size, label_names=None, latent="normal", seed=0, labels=None):
     """Arrays for a generator's inputs ({name: tf.TensorSpec}), drawn as `kerasgan.generate`
     draws them for an export, but in name order: a Keras generator and its SavedModel list
     their inputs in different orders, and one random stream must fill both alike."""
     signature = types.SimpleNamespace(structured_input_signature=((), dict(sorted(specs.items()))))
-    return signature_inputs(signature, batch_size, {}, label_names or {}, latent, seed)
+    return signature_inputs(signature, batch_size, labels or {}, label_names or {}, latent, seed)
 
 
 def generator_sampler(generator, label_names=None, latent="normal"):
@@ -104,7 +70,7 @@ def generator_sampler(generator, label_names=None, latent="normal"):
             the attributes; InfoGAN: its categorical codes).
         latent: the noise prior, "normal" or "uniform".
     """
-    specs = {t.name: tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in generator.inputs}
+    specs = generator_specs(generator)
     single_input = len(specs) == 1
 
     def generate(batch_size, seed):
@@ -112,6 +78,11 @@ def generator_sampler(generator, label_names=None, latent="normal"):
         return generator(inputs["noise"] if single_input else inputs, training=False)
 
     return generate
+
+
+def generator_specs(generator):
+    """{input name: tf.TensorSpec} of a Keras generator's inputs."""
+    return {t.name: tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in generator.inputs}
 
 
 def generated_features(generate_fn, extractor, num_samples, batch_size, seed=0):
@@ -275,18 +246,18 @@ class FIDCallback(StepCallback):
             self.on_step(step, {})
 
 
-def fid_callback_from_args(args, generate_fn, real_images, run, writer=None, tag=""):
+def fid_callback_from_config(config, generate_fn, real_images, run, writer=None, tag=""):
     """The FIDCallback the training flags ask for, or None with --fid-every 0.
 
     Builds the Inception network now, so missing weights fail before training starts.
     """
-    if not args.fid_every:
+    if not config.fid_every:
         return None
     if len(real_images) < 2:
         raise UserError(f"FID needs at least 2 real images; the data has {len(real_images)}")
-    extractor = inception_from_flag(args.fid_weights, args.fid_batch_size)
-    num_samples = args.fid_samples or default_num_samples(len(real_images))
+    extractor = inception_from_flag(config.fid_weights, config.fid_batch_size)
+    num_samples = config.fid_samples or default_num_samples(len(real_images))
     if num_samples < 2:
         raise UserError(f"--fid-samples must be at least 2 for a covariance; got {num_samples}")
-    return FIDCallback(generate_fn, real_images, run, extractor, args.fid_every, num_samples,
-                       args.fid_batch_size, writer, tag=tag, seed=args.seed)
+    return FIDCallback(generate_fn, real_images, run, extractor, config.fid_every, num_samples,
+                       config.fid_batch_size, writer, tag=tag, seed=config.seed)

@@ -9,32 +9,12 @@ image; InfoGAN's continuous codes are drawn from U(-1, 1). The SavedModel is loa
 TensorFlow alone (`tf.saved_model.load`), not rebuilt from the training code.
 """
 
-import json
 from pathlib import Path
 
-import numpy as np
 
-from kerasgan import cli
+from kerasgan.commands import common as cli
 from kerasgan.errors import UserError
-
-GENERATOR_KINDS = ("generator", "conditional_generator")
-
-
-def find_export(path):
-    """exports/NAME (newest integer version) or exports/NAME/VERSION -> the version folder."""
-    path = Path(path).expanduser()
-    if (path / "saved_model.pb").is_file():
-        return path
-    versions = sorted((int(p.name) for p in path.glob("*") if p.is_dir() and p.name.isdigit()), reverse=True)
-    for version in versions:
-        if (path / str(version) / "saved_model.pb").is_file():
-            return path / str(version)
-    raise UserError(f"no exported model in {path}: --model takes exports/NAME or exports/NAME/VERSION")
-
-
-def read_metadata(version_dir):
-    path = version_dir / "assets.extra" / "kerasgan.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+from kerasgan.latent import signature_inputs
 
 
 def parse_labels(text, label_names):
@@ -57,28 +37,11 @@ def parse_labels(text, label_names):
     return chosen
 
 
-def signature_inputs(signature, num, labels, label_names, latent, seed):
-    """Arrays for every input of the serving signature: noise, labels, continuous codes."""
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    for name, spec in signature.structured_input_signature[1].items():
-        shape = (num, *spec.shape[1:])
-        if name == "noise":
-            arrays[name] = (rng.uniform(-1.0, 1.0, shape) if latent == "uniform" else rng.standard_normal(shape))
-        elif name in label_names:
-            arrays[name] = (np.full(num, labels[name]) if name in labels
-                            else rng.integers(0, len(label_names[name]), num))
-        elif spec.dtype.is_floating:  # InfoGAN's continuous codes
-            arrays[name] = rng.uniform(-1.0, 1.0, shape)
-        else:
-            raise UserError(f"the model has an input {name!r} that generate does not know how to fill")
-        arrays[name] = arrays[name].astype(spec.dtype.as_numpy_dtype)
-    return arrays
-
-
 def generate(model, labels=None, num=16, seed=0):
     """uint8 images [num, H, W, 3] from the export at `model` for labels given by name."""
     import tensorflow as tf
+
+    from kerasgan.export import GENERATOR_KINDS, find_export, load_saved_model, read_metadata
 
     version_dir = find_export(model)
     metadata = read_metadata(version_dir)
@@ -86,7 +49,8 @@ def generate(model, labels=None, num=16, seed=0):
         raise UserError(f"{version_dir} is a {metadata['kind']}, not a generator: generate makes new images only")
     label_names = metadata.get("label_names", {})
     chosen = parse_labels(labels, label_names)
-    signature = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    loaded = load_saved_model(version_dir)
+    signature = loaded.signatures["serving_default"]
     latent = metadata.get("latent", "normal")
     inputs = signature_inputs(signature, num, chosen, label_names, latent, seed)
     return signature(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
@@ -102,15 +66,28 @@ def build_parser():
     parser.add_argument("--columns", type=cli.positive_int, default=None, help="grid columns (default: square)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="generated.png", help="PNG file for the image grid")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     return parser
+
+
+def check_output_file(path, overwrite=False):
+    """A path a new file may be written to: never an existing folder, never an existing file
+    unless `overwrite`."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UserError(f"--output {path} is a folder: give a file name such as {path / 'generated.png'}")
+    if path.exists() and not overwrite:
+        raise UserError(f"--output {path} exists: choose another name, or add --overwrite to replace it")
+    return path
 
 
 def main(argv=None):
     from kerasgan.images import make_grid, save_png
 
     args = build_parser().parse_args(argv)
+    output = check_output_file(args.output, args.overwrite)
     images = generate(args.model, args.labels, args.num, args.seed)
-    path = save_png(make_grid(images, args.columns), args.output)
+    path = save_png(make_grid(images, args.columns), output)
     print(f"{len(images)} images: {path}")
     return path
 

@@ -1,0 +1,46 @@
+"""`train_dcgan.py` / `kerasgan train`: train a model of the GAN family; `generate` from an export.
+
+    python train_dcgan.py                                   # DCGAN on the built-in shapes, 64x64
+    python train_dcgan.py --data-dir path/to/images --data_preprocess deluxe --use_diffaug
+    python train_dcgan.py --model cdcgan --steps 3000       # conditioned on shape and colour
+    python train_dcgan.py generate --model exports/cdcgan_shapes_64 --labels shape=circle,color=red
+"""
+
+import argparse
+import sys
+
+from kerasgan.commands import train
+from kerasgan.config import GANConfig
+
+MODEL_HELP = """\
+models: dcgan (default; least squares), gan (MLP, BCE, 32px), cgan (conditional MLP, BCE,
+32px), cdcgan (conditional DCGAN, BCE), wgan (clipping; RMSprop 5e-5, n_critic 5), wgan-gp
+(Adam 1e-4, betas 0/0.9, n_critic 5, no norm in the critic), lsgan (a/b/c targets), infogan
+(BCE, noise 62, categorical and continuous codes), began (Adam 1e-4, uniform noise 64, Xavier
+init). Flags you give override these defaults. From an export: %(prog)s generate --help"""
+
+
+def build_parser(prog=None):
+    return train.build_parser(GANConfig, prog=prog,
+                              description="Train a GAN on images (default: a DCGAN on the built-in shapes).",
+                              epilog=MODEL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def config_from_flags(argv):
+    """The resolved GANConfig these flags describe (no --resume): what scripts and benchmarks build."""
+    given, _ = train.parse(build_parser(), argv)
+    return GANConfig.from_dict(given).resolved()
+
+
+def main(argv=None, prog=None):
+    """Trains as the flags say; returns the Run. `generate ...` makes images from an export."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["generate"]:
+        from kerasgan.commands import generate
+
+        return generate.main(argv[1:])
+    from kerasgan.recipes.gan import GAN, dataset_name
+
+    given, resume = train.parse(build_parser(prog), argv)
+    config = train.config_for(GANConfig, given, resume, dataset_name)
+    return GAN(config).fit(resume=resume)

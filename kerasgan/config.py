@@ -1,0 +1,436 @@
+"""One typed config per recipe: every option, its default, and the per-model and per-size defaults.
+
+`GANConfig` covers `train_dcgan.py` (the whole GAN family), `CycleGANConfig` covers
+`train_cyclegan.py`. The command-line parsers are built from these fields (kerasgan/commands),
+a run's `config.json` is written from them in field order and read back into them, and the
+Python API takes the same names as keyword arguments:
+
+    GANConfig(model="wgan-gp", image_size=32).resolved()   # every None filled in
+
+A field whose default is None and that appears in a `*_DEFAULTS` table below is filled by
+`resolved()` from the chosen model (GAN) or image size (CycleGAN); an option given explicitly
+always wins. `check()` rejects values no run can use, with one line naming the flag.
+"""
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+
+from kerasgan.errors import UserError
+
+MODELS = ("dcgan", "gan", "cgan", "cdcgan", "wgan", "wgan-gp", "lsgan", "infogan", "began")
+CONDITIONAL = ("cgan", "cdcgan")
+GAN_LOSSES = ("lsgan", "bce", "hinge", "wgan", "wgan-gp")
+CYCLEGAN_LOSSES = ("lsgan", "bce", "hinge")
+NORMS = ("batch", "instance", "none")
+INITS = ("normal", "xavier", "kaiming")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("none", "mirrored", "multiworker")
+SCHEDULES = ("constant", "linear", "cosine")
+NAME_PATTERN = r"[A-Za-z0-9._-]+"
+
+# -- the GAN family's defaults (train_dcgan.py --model NAME) ---------------------------------
+GAN_BASE_DEFAULTS = {"loss": "lsgan", "optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
+                     "n_critic": 1, "latent": "normal", "noise_dim": 100, "image_size": 64, "init": "normal"}
+GAN_MODEL_DEFAULTS = {
+    "dcgan": {},
+    "gan": {"loss": "bce", "image_size": 32},
+    "cgan": {"loss": "bce", "image_size": 32},
+    "cdcgan": {"loss": "bce"},
+    "wgan": {"loss": "wgan"},
+    "wgan-gp": {"loss": "wgan-gp"},
+    "lsgan": {"loss": "lsgan"},
+    "infogan": {"loss": "bce", "noise_dim": 62},
+    # No normalization in BEGAN's nets: N(0, 0.02) would shrink the signal through its deep stacks.
+    "began": {"lr": 1e-4, "latent": "uniform", "noise_dim": 64, "init": "xavier"},
+}
+# The papers' settings for the Wasserstein losses.
+GAN_LOSS_DEFAULTS = {
+    "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "n_critic": 5},
+    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5, "d_norm": "none"},
+}
+
+# -- CycleGAN's defaults: the course's at 64x64, the paper's at 256x256 ----------------------
+PAPER_SIZE, PAPER_LOAD_SIZE = 256, 286
+CYCLEGAN_SIZE_DEFAULTS = {
+    "course": {"batch_size": 16, "data_preprocess": "basic", "num_samples": 8, "g_blocks": 6},
+    "paper": {"batch_size": 1, "data_preprocess": "deluxe", "num_samples": 4, "g_blocks": 9},
+}
+
+
+def option(default, help="", flags=(), group="run", choices=None, nargs=None, metavar=None, const=None,
+           changes_run=True, positive=False):
+    """A config field with what its command-line flag needs.
+
+    `flags` are the flag spellings (the first is the main one; default `--field-name`);
+    `changes_run=False` marks options a resumed run may change (length, logging, output);
+    `positive` marks counts that must be at least 1.
+    """
+    metadata = {"help": help, "flags": tuple(flags), "group": group, "choices": choices, "nargs": nargs,
+                "metavar": metavar, "const": const, "changes_run": changes_run, "positive": positive}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def flags_of(f):
+    return f.metadata.get("flags") or ("--" + f.name.replace("_", "-"),)
+
+
+class Config:
+    """What GANConfig and CycleGANConfig share: dict/JSON round trip, defaults, checks."""
+
+    @classmethod
+    def fields(cls):
+        return dataclasses.fields(cls)
+
+    @classmethod
+    def from_dict(cls, values, strict=True):
+        """A config from {field: value}; unknown keys are an error unless `strict=False`."""
+        names = {f.name for f in cls.fields()}
+        unknown = sorted(set(values) - names)
+        if unknown and strict:
+            close = ", ".join(unknown)
+            raise UserError(f"unknown {cls.__name__} option(s): {close}")
+        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
+        return cls(**kwargs)
+
+    def to_dict(self):
+        """{field: value} in field order (tuples as lists, as JSON has them)."""
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in self.fields()}
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def differences(self, other, only_run_changing=True):
+        """[(field, self's value, other's value)] of the fields that differ."""
+        out = []
+        for f in self.fields():
+            if only_run_changing and not f.metadata.get("changes_run", True):
+                continue
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if _normal(mine) != _normal(theirs):
+                out.append((f.name, mine, theirs))
+        return out
+
+    def _fill(self, defaults):
+        return self.replace(**{k: v for k, v in defaults.items() if getattr(self, k) is None})
+
+    @property
+    def diffaug_policy(self):
+        """The DiffAugment policy names, checked."""
+        from kerasgan.augment.diffaug import parse_policy
+
+        try:
+            return parse_policy(self.diffaug)
+        except ValueError as error:
+            raise UserError(str(error)) from None
+
+    def check_common(self):
+        """Checks shared by every recipe; each failure is one line naming the flag."""
+        for f in self.fields():
+            value = getattr(self, f.name)
+            if f.metadata.get("positive") and value is not None and (not isinstance(value, int) or value < 1):
+                raise UserError(f"{flags_of(f)[0]} must be a positive integer, got {value}")
+        if getattr(self, "fid_every", 0) < 0:
+            raise UserError(f"--fid-every must be 0 or more, got {self.fid_every}")
+        for name in ("lr", "g_lr", "d_lr"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise UserError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value < 1.0:
+                raise UserError(f"--{name} must be in [0, 1), got {value}")
+        if self.name is not None and not re.fullmatch(NAME_PATTERN, self.name):
+            raise UserError(f"--name {self.name!r} may only hold letters, digits, '.', '_' and '-'")
+        if self.dataset == "shapes" and self.data_dir:
+            raise UserError("--dataset shapes is built in and reads no files: drop --data-dir, or drop "
+                            "--dataset to train on the folder")
+        self.diffaug_policy  # noqa: B018  (raises on an unknown policy)
+        return self
+
+
+def _normal(value):
+    if isinstance(value, (list, tuple)):
+        return tuple(_normal(v) for v in value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+@dataclass
+class GANConfig(Config):
+    """Every option of a GAN-family run (`train_dcgan.py`); None means the model's default."""
+
+    # data
+    dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under --data-dir), "
+                                       "or a TensorFlow Datasets name", group="data")
+    data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
+                                  flags=("--data-dir", "--data_dir"), group="data")
+    image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; gan and cgan 32)",
+                                    flags=("--image-size", "--image_size"), group="data",
+                                    choices=(16, 32, 64, 128, 256))
+    data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
+                                           "random flip", flags=("--data-preprocess", "--data_preprocess"),
+                                  group="data", choices=("basic", "deluxe"))
+    num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
+                                    group="data", positive=True)
+    diffaug: str = option("", "DiffAugment policies applied to real and fake images, e.g. "
+                              "color,translation,cutout (bare flag: all three)",
+                          flags=("--diffaug", "--use_diffaug"), group="data", nargs="?",
+                          const="color,translation,cutout")
+    # run
+    name: str | None = option(None, "run name (default: derived from model and data)", changes_run=False)
+    runs_dir: str = option("runs", changes_run=False)
+    exports_dir: str = option("exports", changes_run=False)
+    seed: int = option(0)
+    steps: int | None = option(None, "training steps (G updates)", changes_run=False, positive=True)
+    epochs: int | None = option(None, "passes over the data (default: 100)", flags=("--epochs", "--num_epochs"),
+                                changes_run=False, positive=True)
+    batch_size: int = option(16, flags=("--batch-size", "--batch_size"), positive=True)
+    sample_every: int = option(200, flags=("--sample-every", "--sample_every"), changes_run=False, positive=True)
+    checkpoint_every: int = option(500, flags=("--checkpoint-every", "--checkpoint_every"), changes_run=False, positive=True)
+    log_every: int = option(10, "TensorBoard scalar interval", changes_run=False, positive=True)
+    xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only (on CPUs TensorFlow's "
+                              "oneDNN graph kernels were faster, see README Benchmarks)",
+                      choices=("auto", "on", "off"), changes_run=False)
+    no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
+    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2), changes_run=False)
+    # optimization
+    lr: float | None = option(None, "learning rate of both nets (default 2e-4; wgan 5e-5, wgan-gp and began 1e-4)",
+                              group="optimization")
+    g_lr: float | None = option(None, "generator learning rate (default: --lr)", group="optimization")
+    d_lr: float | None = option(None, "discriminator learning rate (default: --lr)", group="optimization")
+    beta1: float | None = option(None, "Adam beta1 (default 0.5; wgan-gp 0)", group="optimization")
+    beta2: float | None = option(None, "Adam beta2 (default 0.999; wgan-gp 0.9)", group="optimization")
+    optimizer: str | None = option(None, "default adam; rmsprop for wgan", group="optimization",
+                                   choices=("adam", "rmsprop"))
+    lr_schedule: str = option("constant", "decay to 0 over the run", group="optimization", choices=SCHEDULES)
+    # speed and scale
+    precision: str = option("float32", "mixed_float16 (GPUs, with loss scaling) or mixed_bfloat16 (TPUs, "
+                                       "recent CPUs/GPUs)", group="speed and scale", choices=PRECISIONS)
+    strategy: str = option("none", "mirrored: all local GPUs; multiworker: several machines configured by "
+                                   "TF_CONFIG", group="speed and scale", choices=STRATEGIES, changes_run=False)
+    # FID / KID
+    fid_every: int = option(0, "steps between FID/KID evaluations, also run at the end (0: off)",
+                            group="FID / KID", changes_run=False)
+    fid_samples: int | None = option(None, "generated images per evaluation (default: as many as the real "
+                                           "set, at least 1000, at most 10000)", group="FID / KID",
+                                     changes_run=False, positive=True)
+    fid_weights: str = option("imagenet", "InceptionV3 no-top weights: imagenet (Keras' download, cached in "
+                                          "~/.keras/models), a local .h5 file, or random (untrained network: "
+                                          "offline smoke tests only, scores mean nothing)",
+                              group="FID / KID", changes_run=False)
+    fid_batch_size: int = option(50, "images per Inception forward pass", group="FID / KID", changes_run=False, positive=True)
+    # model
+    model: str = option("dcgan", "the GAN variant (see below)", group="model", choices=MODELS)
+    loss: str | None = option(None, "adversarial loss (default: the model's)", group="model", choices=GAN_LOSSES)
+    noise_dim: int | None = option(None, "default 100 (infogan 62, began 64)", flags=("--noise-dim", "--noise_size"),
+                                   group="model", positive=True)
+    width: int = option(32, "base channel count: G starts at width*8 channels, D ends there "
+                            "(MLP: hidden layers of width*8..width*32 units)", flags=("--width", "--conv_dim"),
+                        group="model", positive=True)
+    g_upsample: str = option("upsample", group="model", choices=("upsample", "transpose"))
+    norm: str = option("batch", group="model", choices=NORMS)
+    d_norm: str | None = option(None, "D's normalization (default: --norm; none for wgan-gp)", group="model",
+                                choices=NORMS)
+    spectral_norm: bool = option(False, "spectral normalization on D's convs", group="model")
+    init: str | None = option(None, "weight init: DCGAN's N(0, 0.02) (default), Xavier (began's default) or "
+                                    "Kaiming", group="model", choices=INITS)
+    activation: str | None = option(None, "for G and D (default: G relu, D leaky_relu; MLP leaky_relu; began elu)",
+                                    group="model", choices=("relu", "leaky_relu", "selu", "elu"))
+    latent: str | None = option(None, "noise prior: normal, or uniform(-1, 1) (default for began)", group="model",
+                                choices=("normal", "uniform"))
+    n_critic: int | None = option(None, "D updates per G update (default 1; 5 for wgan and wgan-gp)",
+                                  flags=("--n-critic", "--d_train_iters"), group="model", positive=True)
+    gp_weight: float = option(10.0, "WGAN-GP lambda", group="model")
+    clip_value: float = option(0.01, "WGAN weight clipping bound c", group="model")
+    lsgan_targets: tuple = option((0.0, 1.0, 1.0), "least squares targets: D pushes fake to a and real to b, G "
+                                                   "pushes fake to c (default 0 1 1; the Pearson chi^2 choice is "
+                                                   "-1 1 0)", group="model", nargs=3, metavar=("A", "B", "C"))
+    label_smoothing: float = option(0.0, "one-sided: real target 1 - s (lsgan, bce)", group="model")
+    noisy_labels: bool = option(False, "real targets ~ U(0.7, 1.2), fake ~ U(0, 0.3) (lsgan, bce)", group="model")
+    interpolate: bool = option(False, "write a latent interpolation GIF at the end (unconditional models)",
+                               group="model", changes_run=False)
+    # labels
+    labels_csv: str | None = option(None, "CSV labelling the images of --data-dir: first column the file name, "
+                                          "then one column per attribute (class names) or one-hot columns "
+                                          "headed attribute:class", group="labels")
+    label_keys: str = option("label", "TFDS features to condition on, comma-separated (default: label)",
+                             group="labels")
+    attributes: str | None = option(None, "condition on these attributes only, comma-separated (default: all)",
+                                    group="labels")
+    embed_dim: int | None = option(None, "embedding size per attribute (default: noise-dim / 10)", group="labels", positive=True)
+    no_mismatch: bool = option(False, "do not show D real images with wrong labels as fakes", group="labels")
+    # InfoGAN
+    info_categorical: str | None = option(None, "sizes of the unsupervised categorical codes, comma-separated "
+                                                "(default 10; none with --info-supervised)", group="infogan")
+    info_continuous: int = option(2, "number of continuous codes", group="infogan")
+    info_weight: float = option(1.0, "lambda of the mutual information loss", group="infogan")
+    info_continuous_weight: float = option(0.1, "weight of the continuous codes' term inside it", group="infogan")
+    info_continuous_loss: str = option("gaussian", "Gaussian negative log-likelihood (Q predicts mean and "
+                                                   "variance) or MSE", group="infogan", choices=("gaussian", "mse"))
+    info_supervised: str | None = option(None, "a label attribute that becomes a categorical code Q also "
+                                               "learns from real labels", group="infogan", metavar="ATTRIBUTE")
+    # BEGAN
+    began_gamma: float = option(0.5, "diversity ratio gamma", group="began")
+    began_lambda_k: float = option(1e-3, "learning rate of k_t", group="began")
+    began_hidden: int = option(64, "autoencoder bottleneck size", group="began", positive=True)
+
+    def resolved(self):
+        """Every None that has a model default filled: first the model's, then its loss's."""
+        if self.model not in MODELS:
+            raise UserError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        defaults = {**GAN_BASE_DEFAULTS, **GAN_MODEL_DEFAULTS[self.model]}
+        defaults.update(GAN_LOSS_DEFAULTS.get(self.loss or defaults["loss"], {}))
+        defaults.setdefault("d_norm", self.norm)
+        defaults["info_categorical"] = "" if self.info_supervised else "10"
+        return self._fill(defaults).check()
+
+    def check(self):
+        self.check_common()
+        for name in ("label_smoothing",):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise UserError(f"--label-smoothing must be in [0, 1), got {value}")
+        for name in ("gp_weight", "info_weight", "info_continuous_weight", "began_lambda_k"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+        if not (math.isfinite(self.clip_value) and self.clip_value > 0):
+            raise UserError(f"--clip-value must be a positive number, got {self.clip_value}")
+        if not 0.0 < self.began_gamma <= 1.0:
+            raise UserError(f"--began-gamma must be in (0, 1], got {self.began_gamma}")
+        if self.info_continuous < 0:
+            raise UserError(f"--info-continuous must be 0 or more, got {self.info_continuous}")
+        if self.interpolate and self.model in (*CONDITIONAL, "infogan"):
+            raise UserError(f"--interpolate walks the noise of unconditional models, not {self.model}")
+        return self
+
+    @property
+    def conditional(self):
+        return self.model in CONDITIONAL
+
+    @property
+    def needs_labels(self):
+        return self.conditional or (self.model == "infogan" and bool(self.info_supervised))
+
+    def default_name(self, dataset_name):
+        return f"{self.model}_{dataset_name}_{self.image_size}"
+
+
+@dataclass
+class CycleGANConfig(Config):
+    """Every option of a CycleGAN run (`train_cyclegan.py`); None means the image size's default."""
+
+    # data
+    dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under "
+                                       "--data-dir), or a TFDS cycle_gan name such as apple2orange", group="data")
+    data_dir: str | None = option(None, "the data root for grumpifycat; the TFDS data_dir",
+                                  flags=("--data-dir", "--data_dir"), group="data")
+    image_size: int = option(64, "64 (the course's settings) or 256 (the paper's)",
+                             flags=("--image-size", "--image_size"), group="data", choices=(64, PAPER_SIZE))
+    data_preprocess: str | None = option(None, "basic: resize only; deluxe: 1.1x bicubic resize (286 at 256), "
+                                               "random crop, random flip (default basic at 64, deluxe at 256)",
+                                         flags=("--data-preprocess", "--data_preprocess"), group="data",
+                                         choices=("basic", "deluxe"))
+    num_images: int | None = option(None, "images to generate (shapes) or to read at most per domain", group="data", positive=True)
+    diffaug: str = option("", "DiffAugment policies applied to real and fake images (bare flag: "
+                              "color,translation,cutout)", flags=("--diffaug", "--use_diffaug"), group="data",
+                          nargs="?", const="color,translation,cutout")
+    # domains
+    x_dir: str | None = option(None, "folder of domain X images (with --y-dir)", group="domains")
+    y_dir: str | None = option(None, "folder of domain Y images", group="domains")
+    x_rel: str | None = option(None, "domain X folder under --data-dir, course style (e.g. cat/grumpifyAprocessed)",
+                               flags=("--X",), group="domains")
+    y_rel: str | None = option(None, "domain Y folder under --data-dir", flags=("--Y",), group="domains")
+    num_samples: int | None = option(None, "fixed test images per domain in sample grids (default 8 at 64, 4 at "
+                                           "256)", group="domains", changes_run=False, positive=True)
+    # run
+    name: str | None = option(None, "run name (default: derived from the data)", changes_run=False)
+    runs_dir: str = option("runs", changes_run=False)
+    exports_dir: str = option("exports", changes_run=False)
+    seed: int = option(0)
+    steps: int | None = option(None, "training steps; the LR decays over the last half", changes_run=False, positive=True)
+    epochs: int | None = option(None, "epochs at constant LR (default: 100)", flags=("--epochs", "--num_epochs"), positive=True)
+    decay_epochs: int | None = option(None, "epochs of linear LR decay to 0 after --epochs (default: as many as "
+                                            "--epochs)", flags=("--decay-epochs", "--n_epochs_decay"))
+    batch_size: int | None = option(None, "default 16 at 64, 1 at 256", flags=("--batch-size", "--batch_size"), positive=True)
+    sample_every: int = option(200, flags=("--sample-every", "--sample_every"), changes_run=False, positive=True)
+    # CycleGAN steps are slow on a CPU (seconds each): checkpoints come more often than DCGAN's.
+    checkpoint_every: int = option(100, flags=("--checkpoint-every", "--checkpoint_every"), changes_run=False, positive=True)
+    log_every: int = option(10, "TensorBoard scalar interval", changes_run=False, positive=True)
+    xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=("auto", "on", "off"),
+                      changes_run=False)
+    no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
+    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2), changes_run=False)
+    # optimization
+    lr: float = option(2e-4, "learning rate of all four nets", group="optimization")
+    g_lr: float | None = option(None, "generators' learning rate (default: --lr)", group="optimization")
+    d_lr: float | None = option(None, "discriminators' learning rate (default: --lr)", group="optimization")
+    beta1: float = option(0.5, group="optimization")
+    beta2: float = option(0.999, group="optimization")
+    # speed and scale
+    precision: str = option("float32", "mixed_float16 (GPUs, with loss scaling) or mixed_bfloat16",
+                            group="speed and scale", choices=PRECISIONS)
+    strategy: str = option("none", "mirrored: all local GPUs; multiworker: several machines configured by "
+                                   "TF_CONFIG", group="speed and scale", choices=STRATEGIES, changes_run=False)
+    # model
+    loss: str = option("lsgan", "adversarial loss", group="model", choices=CYCLEGAN_LOSSES)
+    lambda_cycle: float = option(10.0, "weight of the cycle-consistency loss",
+                                 flags=("--lambda-cycle", "--lambda_cycle"), group="model")
+    cycle_loss: str = option("l1", "l1, or ssim: 0.84 * (1 - SSIM) + 0.16 * L1 (Zhao et al.)",
+                             flags=("--cycle-loss", "--cycle_loss"), group="model", choices=("l1", "ssim"))
+    use_identity_loss: bool = option(False, "add the identity loss with --lambda-identity 0.5",
+                                     flags=("--use-identity-loss", "--use_identity_loss"), group="model")
+    lambda_identity: float | None = option(None, "identity-loss weight as a fraction of --lambda-cycle (default "
+                                                 "0, or 0.5 with --use_identity_loss)",
+                                           flags=("--lambda-identity", "--lambda_identity"), group="model")
+    disc: str = option("patch", "PatchGAN (46x46 patches at 64, 70x70 at 256) or the DCGAN discriminator",
+                       group="model", choices=("patch", "dc"))
+    g_blocks: int | None = option(None, "residual blocks in each generator (default 6 at 64, 9 at 256)",
+                                  flags=("--g-blocks", "--g_blocks"), group="model", positive=True)
+    g_filters: int = option(64, "generator width (first conv's channels)", flags=("--g-filters", "--g_conv_dim"),
+                            group="model", positive=True)
+    d_filters: int = option(64, "discriminator width (first conv's channels)",
+                            flags=("--d-filters", "--d_conv_dim"), group="model", positive=True)
+    norm: str = option("instance", group="model", choices=NORMS)
+    spectral_norm: bool = option(False, "spectral normalization on the discriminators' convs",
+                                 flags=("--spectral-norm", "--spectral_norm"), group="model")
+    init: str = option("normal", group="model", choices=INITS)
+    pool_size: int = option(50, "history of fakes per domain shown to D (0: off)", group="model")
+
+    @property
+    def paper(self):
+        return self.image_size >= PAPER_SIZE
+
+    @property
+    def load_size(self):
+        """The deluxe resize before the random crop: the paper's 286 at 256, else 1.1x (None)."""
+        return PAPER_LOAD_SIZE if self.paper else None
+
+    def resolved(self):
+        defaults = dict(CYCLEGAN_SIZE_DEFAULTS["paper" if self.paper else "course"])
+        defaults["lambda_identity"] = 0.5 if self.use_identity_loss else 0.0
+        return self._fill(defaults).check()
+
+    def check(self):
+        self.check_common()
+        for flag, value in (("--pool-size", self.pool_size), ("--decay-epochs", self.decay_epochs)):
+            if value is not None and value < 0:
+                raise UserError(f"{flag} must be 0 or more, got {value}")
+        for name in ("lambda_cycle", "lambda_identity"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+        return self
+
+    def default_name(self, dataset_name):
+        return f"cyclegan_{dataset_name}_{self.image_size}"
+
+
+def config_class(values):
+    """The config class a run's config.json was written from."""
+    return CycleGANConfig if "lambda_cycle" in values else GANConfig

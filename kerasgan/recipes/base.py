@@ -1,0 +1,126 @@
+"""What every recipe shares: config handling, data arguments, the run directory, the fit loop.
+
+A recipe turns a config into a trained model inside a run directory. Subclasses say how to
+load their data, build their trainer and optimizers, render sample grids and export.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from kerasgan.errors import UserError
+
+
+class Recipe:
+    """Base of `GAN` and `CycleGAN`: holds a resolved config, the trainer and the run."""
+
+    config_class = None
+
+    def __init__(self, config=None, **options):
+        config = config if config is not None else self.config_class()
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config.replace(**options).resolved() if options else config.resolved()
+        self.trainer = None
+        self.run = None
+        self.strategy = None
+
+    def __repr__(self):
+        where = f", run={str(self.run.root)!r}" if self.run is not None else ""
+        return f"{type(self).__name__}(model={getattr(self.config, 'model', 'cyclegan')!r}{where})"
+
+    def log(self, message):
+        """Progress lines for a person (`verbose` only sets Keras' progress bar)."""
+        print(message, flush=True)
+
+    def _build(self, build, make_optimizers):
+        from kerasgan import scale
+
+        self.trainer, self.strategy = scale.build_trainer(self.config, build, make_optimizers)
+        return self.trainer
+
+    def _open_run(self, name, facts, resume):
+        from kerasgan.runs import open_run
+
+        self.config = self.config.replace(name=name)
+        self.run = open_run(self.config.runs_dir, name, {**self.config.to_dict(), **facts}, resume)
+        return self.run
+
+    def _fit(self, dataset_at, steps, steps_per_epoch, callbacks, resume):
+        """Trains in the open run; the run's lock is released however this ends."""
+        from kerasgan.training import fit
+
+        try:
+            return fit(self.trainer, dataset_at, self.run, steps, steps_per_epoch, callbacks, resume,
+                       self.config.verbose)
+        finally:
+            self.run.unlock()
+
+
+def image_set_from(data, config, with_labels=False):
+    """An in-memory ImageSet from what a user hands `fit`.
+
+    `data` may be None (the config's --dataset/--data-dir), a folder path, a dataset name
+    (`shapes`, `grumpifycat` or a TFDS name), an ImageSet, or a `tf.data.Dataset` of images
+    (uint8 in [0, 255] or floats in [-1, 1], batched or not; (image, label) pairs carry an
+    integer `label` attribute). Returns (ImageSet, config updated to name that source).
+    """
+    from kerasgan.data.sources import ImageSet, load_image_set
+
+    if isinstance(data, ImageSet):
+        return data, config.replace(dataset=data.name, data_dir=None)
+    if data is not None and not isinstance(data, (str, Path)):
+        return images_from_dataset(data, config.image_size, with_labels), config.replace(dataset="tf.data",
+                                                                                         data_dir=None)
+    if data is not None:
+        folder = Path(data).expanduser()
+        if folder.is_dir():
+            config = config.replace(dataset=None, data_dir=str(folder))
+        else:
+            config = config.replace(dataset=str(data))
+    if config.dataset == "tf.data":
+        raise UserError("this run trained on a tf.data.Dataset: pass the data again (fit(data=...)) or a "
+                        "folder / dataset name")
+    keys = [k.strip() for k in config.label_keys.split(",") if k.strip()]
+    data = load_image_set(config.dataset, config.data_dir, config.image_size, config.seed, config.num_images,
+                          with_labels, config.labels_csv, keys)
+    return data, config
+
+
+def images_from_dataset(dataset, image_size, with_labels=False):
+    """Reads a tf.data.Dataset into memory as uint8 images at `image_size` (and its labels)."""
+    import tensorflow as tf
+
+    from kerasgan.data.sources import ImageSet
+
+    images, labels = [], []
+    for element in dataset.as_numpy_iterator():
+        image, label = (element[0], element[1]) if isinstance(element, tuple) else (element, None)
+        if isinstance(element, dict):
+            image, label = element.get("image"), element.get("label")
+        image = np.asarray(image)
+        if image.ndim == 3:
+            image, label = image[None], None if label is None else np.asarray(label)[None]
+        images.append(image)
+        if label is not None:
+            labels.append(np.asarray(label).reshape(-1))
+    if not images:
+        raise UserError("the tf.data.Dataset given to fit yielded no images")
+    batch = np.concatenate(images)
+    if batch.ndim != 4 or batch.shape[-1] not in (1, 3):
+        raise UserError(f"fit wants images [H, W, 1 or 3], got elements of shape {batch.shape[1:]}")
+    if batch.dtype != np.uint8:  # floats in [-1, 1]
+        batch = np.clip(np.round((batch.astype(np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    if batch.shape[-1] == 1:
+        batch = np.repeat(batch, 3, axis=-1)
+    if batch.shape[1:3] != (image_size, image_size):
+        batch = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(batch, (image_size, image_size), antialias=True)),
+                                         0, 255), tf.uint8).numpy()
+    image_set = ImageSet("tf.data", batch)
+    if with_labels:
+        if len(labels) != len(images):
+            raise UserError("a conditional model needs (image, label) elements in the tf.data.Dataset")
+        ids = np.concatenate(labels).astype(np.int32)
+        image_set.labels = {"label": ids}
+        image_set.label_names = {"label": [str(i) for i in range(int(ids.max()) + 1)]}
+    return image_set

@@ -1,0 +1,323 @@
+"""The GAN family's recipe: config -> networks, trainer, optimizers, data, run, samples, export.
+
+| model   | networks                          | update rule                                      |
+|---------|-----------------------------------|--------------------------------------------------|
+| dcgan   | DCGAN                             | GANTrainer, least squares (the course default)   |
+| gan     | MLP on flattened images           | GANTrainer, BCE                                  |
+| cgan    | MLP + label embeddings            | ConditionalGANTrainer, BCE                       |
+| cdcgan  | DCGAN + label embeddings / maps   | ConditionalGANTrainer, BCE                       |
+| wgan    | DCGAN                             | GANTrainer, critic clipped to [-c, c]            |
+| wgan-gp | DCGAN, no norm in the critic      | GANTrainer, gradient penalty                     |
+| lsgan   | DCGAN                             | GANTrainer, least squares with a/b/c targets     |
+| infogan | DCGAN + Q head                    | InfoGANTrainer                                   |
+| began   | decoder G, autoencoder D          | BEGANTrainer                                     |
+
+Each model's defaults live in kerasgan/config.py (`GANConfig.resolved()`). `GAN` is the Python
+API and what `train_dcgan.py` runs:
+
+    gan = GAN(model="dcgan", steps=300)
+    gan.fit("path/to/images")
+    gan.sample(16); gan.export()
+"""
+
+from kerasgan.config import CONDITIONAL, GANConfig
+from kerasgan.errors import UserError
+from kerasgan.latent import fixed_noise
+from kerasgan.recipes.base import Recipe, image_set_from
+
+
+def describe(config):
+    """One line with the settings that differ between models."""
+    if config.optimizer == "rmsprop":
+        optimizer = f"rmsprop lr {config.lr:g}"
+    else:
+        optimizer = f"adam lr {config.lr:g} (beta1 {config.beta1:g}, beta2 {config.beta2:g})"
+    if config.model == "began":
+        return f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
+    extra = {"wgan": f", clip {config.clip_value:g}", "wgan-gp": f", gp weight {config.gp_weight:g}"}.get(config.loss, "")
+    return f"model {config.model}: loss {config.loss}{extra}, {optimizer}, n_critic {config.n_critic}"
+
+
+def select_labels(data, attributes=None):
+    """(labels, label_names) of the chosen attributes (default: all the dataset has)."""
+    if not data.labels:
+        raise UserError(f"dataset {data.name} has no labels: use --dataset shapes, a folder with one "
+                        "subfolder per class, --labels-csv FILE, or a TFDS dataset with labels")
+    names = [a.strip() for a in attributes.split(",") if a.strip()] if attributes else list(data.labels)
+    unknown = [a for a in names if a not in data.labels]
+    if unknown:
+        raise UserError(f"no attribute {unknown[0]!r} in {data.name}; it has: {', '.join(data.labels)}")
+    return {a: data.labels[a] for a in names}, {a: list(data.label_names[a]) for a in names}
+
+
+def info_codes(config, label_names):
+    """InfoGAN's categorical codes {name: categories}: the supervised attribute first."""
+    codes = {}
+    if config.info_supervised:
+        codes[config.info_supervised] = len(label_names[config.info_supervised])
+    sizes = [int(s) for s in config.info_categorical.split(",") if s.strip()]
+    if any(size < 2 for size in sizes):
+        raise UserError(f"--info-categorical sizes must be at least 2, got {config.info_categorical}")
+    codes.update({f"code{i + 1}": size for i, size in enumerate(sizes)})
+    return codes
+
+
+def code_names(codes, label_names):
+    """Class names per categorical code: the attribute's for a supervised code, else 0..k-1."""
+    return {name: label_names.get(name, [str(i) for i in range(count)]) for name, count in codes.items()}
+
+
+# -- networks ------------------------------------------------------------------------------
+def build_networks(config, label_names=None):
+    """(generator, discriminator) for `config.model`; `label_names` for labelled models."""
+    from kerasgan.nets import began, conditional, dcgan, infogan, mlp
+
+    size, width, init = config.image_size, config.width, config.init
+    g_act, d_act = config.activation, config.activation or "leaky_relu"
+    num_classes = {a: len(n) for a, n in (label_names or {}).items()}
+    embed_dim = config.embed_dim or conditional.default_embed_dim(config.noise_dim)
+    if config.model == "gan":
+        return (mlp.build_mlp_generator(size, config.noise_dim, width, config.norm, g_act or "leaky_relu", init),
+                mlp.build_mlp_discriminator(size, width, d_act, init))
+    if config.model == "cgan":
+        return (conditional.build_conditional_mlp_generator(num_classes, size, config.noise_dim, embed_dim, width,
+                                                            config.norm, g_act or "leaky_relu", init),
+                conditional.build_conditional_mlp_discriminator(num_classes, size, embed_dim, width, d_act, init))
+    if config.model == "cdcgan":
+        return (conditional.build_conditional_dcgan_generator(num_classes, size, config.noise_dim, embed_dim, width,
+                                                              config.g_upsample, config.norm, g_act or "relu", init),
+                conditional.build_conditional_dcgan_discriminator(num_classes, size, embed_dim, width, config.d_norm,
+                                                                  config.spectral_norm, init, d_act))
+    if config.model == "infogan":
+        codes = info_codes(config, label_names or {})
+        return (infogan.build_infogan_generator(codes, config.info_continuous, size, config.noise_dim, width,
+                                                config.g_upsample, config.norm, g_act or "relu", init),
+                infogan.build_infogan_discriminator(codes, config.info_continuous, size, width, config.d_norm,
+                                                    config.spectral_norm, init, d_act))
+    if config.model == "began":
+        return (began.build_began_generator(size, config.noise_dim, width, g_act or "elu", init),
+                began.build_began_discriminator(size, config.began_hidden, width, config.activation or "elu", init))
+    return (dcgan.build_generator(size, config.noise_dim, width, config.g_upsample, config.norm, g_act or "relu", init),
+            dcgan.build_discriminator(size, width, config.d_norm, config.spectral_norm, init, activation=d_act))
+
+
+def build_trainer(config, label_names=None):
+    """The trainer for `config.model`, around fresh networks."""
+    from kerasgan.trainers.began import BEGANTrainer
+    from kerasgan.trainers.conditional import ConditionalGANTrainer
+    from kerasgan.trainers.gan import GANTrainer
+    from kerasgan.trainers.infogan import InfoGANTrainer
+
+    generator, discriminator = build_networks(config, label_names)
+    common = {"diffaug": tuple(config.diffaug_policy), "latent": config.latent, "seed": config.seed}
+    if config.model == "began":
+        return BEGANTrainer(generator, discriminator, config.began_gamma, config.began_lambda_k, **common)
+    adversarial = {"loss": config.loss, "n_critic": config.n_critic, "gp_weight": config.gp_weight,
+                   "clip_value": config.clip_value, "label_smoothing": config.label_smoothing,
+                   "noisy_labels": config.noisy_labels, "lsgan_targets": config.lsgan_targets, **common}
+    if config.model in CONDITIONAL:
+        num_classes = {a: len(n) for a, n in label_names.items()}
+        return ConditionalGANTrainer(generator, discriminator, num_classes, not config.no_mismatch, **adversarial)
+    if config.model == "infogan":
+        return InfoGANTrainer(generator, discriminator, info_codes(config, label_names or {}), config.info_continuous,
+                              config.info_weight, config.info_continuous_weight, config.info_continuous_loss,
+                              config.info_supervised or None, **adversarial)
+    return GANTrainer(generator, discriminator, **adversarial)
+
+
+def build_optimizers(config, steps):
+    """(G, D) optimizers: Adam or RMSprop, separate rates, the chosen schedule."""
+    import keras
+
+    from kerasgan.trainers.schedules import learning_rate
+
+    def make(lr, updates_per_step=1):
+        rate = learning_rate(lr, config.lr_schedule, steps, 0, updates_per_step)
+        if config.optimizer == "rmsprop":
+            return keras.optimizers.RMSprop(rate)
+        return keras.optimizers.Adam(rate, beta_1=config.beta1, beta_2=config.beta2)
+
+    d_updates = 1 if config.model == "began" else config.n_critic
+    return make(config.g_lr or config.lr), make(config.d_lr or config.lr, d_updates)
+
+
+# -- samples and export --------------------------------------------------------------------
+def sample_render(trainer, config, label_names=None):
+    """A render function for the sample grid callback.
+
+    Conditional: one row per label combination (up to 16), 8 noise vectors as columns.
+    InfoGAN: rows are the categories of the first code, columns sweep each continuous code
+    from -2 to 2. Others: 8x8 images from fixed noise.
+    """
+    from kerasgan import callbacks as cb
+    from kerasgan.trainers.conditional import label_grid, label_rows
+    from kerasgan.trainers.infogan import traversal_grid
+
+    if config.model in CONDITIONAL:
+        rows = label_rows({a: len(n) for a, n in label_names.items()})
+        return label_grid(trainer.generator, fixed_noise(config.noise_dim, 8, config.latent, config.seed), rows)
+    if config.model == "infogan":
+        noise = fixed_noise(config.noise_dim, 8, config.latent, config.seed)
+        return traversal_grid(trainer.generator, noise, trainer.categorical, trainer.continuous)
+    return cb.generator_grid(trainer.generator, fixed_noise(config.noise_dim, 64, config.latent, config.seed), 8)
+
+
+def export_model(trainer, config, exports_dir, name, metadata, label_names=None):
+    """Exports the generator; conditional and InfoGAN generators take their labels by name."""
+    from kerasgan.export import export_conditional_generator, export_generator
+
+    if config.model in CONDITIONAL:
+        return export_conditional_generator(trainer.generator, exports_dir, name, label_names, metadata,
+                                            latent=config.latent)
+    if config.model == "infogan":
+        names = code_names(trainer.categorical, label_names or {})
+        return export_conditional_generator(trainer.generator, exports_dir, name, names, metadata,
+                                            latent=config.latent)
+    return export_generator(trainer.generator, exports_dir, name, metadata, latent=config.latent)
+
+
+def dataset_name(config):
+    """The name a run's data goes by (it names the run: dcgan_<this>_64), without loading it."""
+    from pathlib import Path
+
+    from kerasgan.data.sources import COURSE_FOLDERS
+
+    if config.dataset is None:
+        return Path(config.data_dir).expanduser().name if config.data_dir else "shapes"
+    if config.dataset.lower() in COURSE_FOLDERS:
+        return config.dataset.lower()
+    return config.dataset.removeprefix("tfds:").replace("/", "_")
+
+
+class GAN(Recipe):
+    """A model of the GAN family, trained in a run directory and exported for serving.
+
+    `GAN(model="wgan-gp", image_size=32)` or `GAN(GANConfig(...))`: the options are the fields
+    of `kerasgan.config.GANConfig` (the flags of `train_dcgan.py`, with underscores).
+    """
+
+    config_class = GANConfig
+
+    def __init__(self, config=None, **options):
+        super().__init__(config, **options)
+        self.label_names = None
+
+    @property
+    def generator(self):
+        return None if self.trainer is None else self.trainer.generator
+
+    def build(self, label_names=None, steps=1):
+        """Builds and compiles the trainer (networks, optimizers) without training."""
+        self.label_names = label_names
+        return self._build(lambda: build_trainer(self.config, label_names),
+                           lambda: build_optimizers(self.config, steps))
+
+    def fit(self, data=None, *, steps=None, name=None, runs_dir=None, resume=False, callbacks=()):
+        """Trains on `data` in runs_dir/name; exports at the end unless `no_export`. Returns the Run.
+
+        `data`: None (the config's dataset), a folder, a dataset name or a tf.data.Dataset
+        (see `recipes.base.image_set_from`). `resume=True` continues the run's last
+        checkpoint; extra Keras `callbacks` run beside the run's own (samples, TensorBoard,
+        checkpoints, FID).
+        """
+        import keras
+        import tensorflow as tf
+
+        from kerasgan import callbacks as cb
+        from kerasgan.data.pipeline import make_dataset
+        from kerasgan.metrics.callback import fid_callback_from_config, generator_sampler
+        from kerasgan.runs import trainer_step
+        from kerasgan.training import total_steps
+
+        changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
+        config = self.config.replace(**changes).check() if changes else self.config
+        data, config = image_set_from(data, config, config.needs_labels)
+        self.config = config
+        keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
+        labels, label_names = None, None
+        if config.needs_labels:
+            attributes = config.info_supervised if config.model == "infogan" else config.attributes
+            labels, label_names = select_labels(data, attributes)
+        if len(data.images) < config.batch_size:
+            raise UserError(f"{len(data.images)} images is fewer than --batch-size {config.batch_size}")
+        steps_per_epoch = len(data.images) // config.batch_size
+        total = total_steps(config.steps, config.epochs, len(data.images), config.batch_size)
+        name = config.name or config.default_name(dataset_name(config))
+        facts = {"steps_total": total, "images": len(data.images), "dataset_name": data.name,
+                 "label_names": label_names}
+        run = self._open_run(name, facts, resume)
+        try:
+            self.log(f"run {run.root}: {len(data.images)} images, {total} steps of batch {config.batch_size}")
+            self.log(describe(config))
+            trainer = self.build(label_names, total)
+            writer = tf.summary.create_file_writer(str(run.logs))
+            run_callbacks = [
+                cb.TensorBoardScalars(writer, config.log_every),
+                cb.SampleGrid(sample_render(trainer, config, label_names), run.samples, writer, config.sample_every),
+                cb.Checkpoint(run, config.checkpoint_every),
+            ]
+            names = code_names(trainer.categorical, label_names or {}) if config.model == "infogan" else label_names
+            fid = fid_callback_from_config(config, generator_sampler(trainer.generator, names, config.latent),
+                                           data.images, run, writer, tag=data.name)
+            if fid is not None:
+                run_callbacks.append(fid)
+        except BaseException:
+            run.unlock()
+            raise
+
+        def dataset_at(step):
+            from kerasgan import scale
+
+            return scale.distribute(make_dataset(data.images, config.image_size, config.batch_size,
+                                                 config.data_preprocess, config.seed, step, labels=labels),
+                                    self.strategy)
+
+        trained = self._fit(dataset_at, total, steps_per_epoch, [*run_callbacks, *callbacks], resume)
+        self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
+                 f"checkpoint:  {run.checkpoint_path()}")
+        if config.interpolate:
+            gif = cb.interpolation_gif(trainer.generator, run.root / "interpolation.gif", config.noise_dim,
+                                       seed=config.seed)
+            self.log(f"interpolation: {gif}")
+        if not config.no_export and trained:
+            scores = fid.last_scores or {} if fid is not None else {}
+            path = self.export(metadata={"step": trainer_step(trainer), **scores})
+            self.log(f"export:      {path}")
+        return run
+
+    def sample(self, num=16, labels=None, seed=0):
+        """uint8 images [num, H, W, 3] from the generator; `labels` {attribute: class name or id}."""
+        import numpy as np
+
+        from kerasgan.images import to_uint8
+        from kerasgan.metrics.callback import draw_inputs, generator_specs
+
+        if self.trainer is None:
+            raise UserError("nothing to sample yet: fit the model or load a run first")
+        names = self.input_label_names()
+        chosen = {}
+        for attribute, value in (labels or {}).items():
+            if attribute not in names:
+                raise UserError(f"unknown attribute {attribute!r}; this model has: {', '.join(names) or 'none'}")
+            chosen[attribute] = names[attribute].index(value) if isinstance(value, str) else int(value)
+        specs = generator_specs(self.generator)
+        inputs = draw_inputs(specs, num, names, self.config.latent, seed, labels=chosen)
+        feed = inputs["noise"] if len(specs) == 1 else inputs
+        return to_uint8(np.asarray(self.generator(feed, training=False)))
+
+    def input_label_names(self):
+        """{integer input: class names}: the attributes, or InfoGAN's categorical codes."""
+        if self.config.model == "infogan":
+            return code_names(self.trainer.categorical, self.label_names or {})
+        return dict(self.label_names or {})
+
+    def export(self, exports_dir=None, name=None, metadata=None):
+        """Exports the generator as the next version of exports_dir/name; returns its path."""
+        if self.trainer is None:
+            raise UserError("nothing to export yet: fit the model or load a run first")
+        name = name or (self.run.root.name if self.run is not None else self.config.default_name("custom"))
+        info = {"run": str(self.run.root) if self.run is not None else None, "config": self.config.to_dict(),
+                **(metadata or {})}
+        return export_model(self.trainer, self.config, exports_dir or self.config.exports_dir, name, info,
+                            self.label_names)
+
