@@ -7,7 +7,8 @@ from PIL import Image
 
 from kerasgan.augment.preprocess import basic, deluxe
 from kerasgan.data import tfds as tfds_source
-from kerasgan.data.folder import load_folder
+from kerasgan.data import folder as folder_source
+from kerasgan.data.folder import load_folder, read_rgb
 from kerasgan.data.pipeline import make_dataset
 from kerasgan.data.shapes import SHAPES, make_shape_domains, make_shapes
 from kerasgan.data.sources import load_image_set
@@ -56,6 +57,29 @@ def test_corrupt_files_are_skipped_and_reported_once(tmp_path):
         images = load_folder(tmp_path, 16)
     assert len(images) == 4
     assert len(caught) == 1 and "skipped 2 unreadable" in str(caught[0].message)
+
+
+GREY16 = np.array([[0, 257, 32768, 65535], [1000, 20000, 40000, 60000]] * 2, np.uint16)
+GREY16_AS_8 = np.array([[0, 1, 128, 255], [4, 78, 156, 233]] * 2, np.uint8)  # round(v / 257)
+
+
+def test_16_bit_greyscale_pngs_keep_their_values(tmp_path):
+    # 16-bit greyscale PNGs open as mode I;16 (I;16B, I on other Pillows); converting those
+    # to RGB clips every value above 255 to white.
+    Image.frombytes("I;16", (4, 4), GREY16.astype("<u2").tobytes()).save(tmp_path / "grey16.png")
+    want = np.stack([GREY16_AS_8] * 3, -1)
+    np.testing.assert_array_equal(read_rgb(tmp_path / "grey16.png"), want)
+    np.testing.assert_array_equal(load_folder(tmp_path, 4)[0], want)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I"])
+def test_every_16_bit_greyscale_mode_scales_to_8_bits(mode):
+    if mode == "I":
+        image = Image.fromarray(GREY16.astype(np.int32))
+    else:
+        image = Image.frombytes(mode, (4, 4), GREY16.astype("<u2" if mode == "I;16" else ">u2").tobytes())
+    assert image.mode == mode
+    np.testing.assert_array_equal(np.asarray(folder_source._rgb(image)), np.stack([GREY16_AS_8] * 3, -1))
 
 
 def test_missing_empty_and_unreadable_folders_are_clear_errors(tmp_path):

@@ -1,8 +1,9 @@
 """Image folders: any PIL-readable png/jpg/bmp/webp in any mode, loaded once into memory.
 
 Images are decoded with Pillow rather than `tf.io.decode_image` so that palette, RGBA,
-16-bit and grayscale files all become RGB, and a corrupt file is found (and reported once)
-before training starts instead of killing the input pipeline halfway through an epoch.
+16-bit (greyscale included, scaled to 8 bits) and grayscale files all become RGB, and a
+corrupt file is found (and reported once) before training starts instead of killing the
+input pipeline halfway through an epoch.
 """
 
 import os
@@ -36,8 +37,21 @@ def list_images(folder):
     return files
 
 
+def _is_wide_grey(mode):
+    """16-bit (I;16, I;16B, I;16L, ...) or 32-bit integer (I) greyscale."""
+    return mode == "I" or mode.startswith("I;16")
+
+
 def _rgb(image):
-    """Any PIL image as RGB; transparent pixels become white, not whatever colour they hold."""
+    """Any PIL image as RGB; transparent pixels become white, not whatever colour they hold.
+
+    16-bit greyscale is scaled to 8 bits (round(v / 257): 65535 -> 255, 32768 -> 128):
+    Pillow's own conversion clips it, so that every value above 255 becomes white. Mode I
+    (how some Pillows open 16-bit PNGs) is read as 16-bit too, values clipped to 0..65535.
+    """
+    if _is_wide_grey(image.mode):
+        wide = np.clip(np.asarray(image).astype(np.int64), 0, 65535)
+        image = Image.fromarray(((wide * 2 + 257) // 514).astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
