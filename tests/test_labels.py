@@ -81,6 +81,23 @@ def test_subfolders_are_classes(tmp_path):
     assert load_image_set(None, folder, 8).labels == {}
 
 
+def test_num_images_caps_labelled_folders_across_their_classes(tmp_path, faces):
+    # A spread over the sorted files, not the first N: those would all be cats.
+    folder = tmp_path / "pets"
+    for i in range(6):
+        save(folder / "cat" / f"{i}.png", "red")
+        save(folder / "dog" / f"{i}.png", "blue")
+    data = load_image_set(None, folder, 8, num_images=4, with_labels=True)
+    assert data.labels["label"].tolist() == [0, 0, 1, 1] and data.label_names == {"label": ["cat", "dog"]}
+    assert len(load_image_set(None, folder, 8, with_labels=True).images) == 12
+    with pytest.raises(UserError, match="--num-images 1 keeps images of a single class subfolder"):
+        load_image_set(None, folder, 8, num_images=1, with_labels=True)
+    folder, csv = faces  # rows a (red hair), b (blue), sub/c (green), d (red)
+    data = load_image_set(None, folder, 8, num_images=2, labels_csv=csv)
+    assert [tuple(i[0, 0]) for i in data.images] == [COLOURS["red"], COLOURS["green"]]  # rows a and c
+    assert data.label_names["hair"] == ["green", "red"] and data.labels["hair"].tolist() == [1, 0]
+
+
 def test_shapes_always_carry_shape_and_colour():
     data = load_image_set("shapes", None, 16, num_images=8, with_labels=True)
     assert set(data.labels) == {"shape", "color"} and data.label_names["color"][0] == "red"

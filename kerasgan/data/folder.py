@@ -37,6 +37,21 @@ def list_images(folder):
     return files
 
 
+def spread(items, limit):
+    """At most `limit` of `items` (all when `limit` is None), spread evenly over the list.
+
+    `--num-images N` on a folder: item i * len // N for i < N, so the subset is the same on
+    every run (whatever --seed), starts at the first item, and samples every part of a sorted
+    listing (each class subfolder, each stretch of a CSV) rather than only its first files.
+    """
+    items = list(items)
+    if limit is None or limit >= len(items):
+        return items
+    if limit < 1:
+        raise UserError(f"--num-images must be at least 1, got {limit}")
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
 def _is_wide_grey(mode):
     """16-bit (I;16, I;16B, I;16L, ...) or 32-bit integer (I) greyscale."""
     return mode == "I" or mode.startswith("I;16")
@@ -105,11 +120,13 @@ def load_files(files, size, where):
     return np.stack(images), [p for p, (image, _) in zip(files, results) if image is not None]
 
 
-def load_folder(folder, size, return_paths=False):
+def load_folder(folder, size, return_paths=False, max_images=None):
     """Loads every readable image under `folder` as uint8 [N, size, size, 3].
 
-    Unreadable files are skipped and counted in a single warning; a folder with no readable
-    image is an error. With `return_paths`, also returns the paths of the loaded images.
+    With `max_images` (--num-images), only that many files are read: an even spread over
+    the sorted listing (see `spread`). Unreadable files are skipped and counted in a single
+    warning (so a few may be missing from the cap); a folder with no readable image is an
+    error. With `return_paths`, also returns the paths of the loaded images.
     """
-    images, paths = load_files(list_images(folder), size, folder)
+    images, paths = load_files(spread(list_images(folder), max_images), size, folder)
     return (images, paths) if return_paths else images

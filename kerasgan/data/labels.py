@@ -15,6 +15,9 @@ CSV (comma-separated, with a header row; one row per image):
 Both kinds may be mixed. Classes are sorted (numerically when all are numbers). Images in
 the folder that have no row are not used.
 
+`max_images` (--num-images) keeps that many images spread evenly over the sorted files
+(class subfolders) or over the CSV's rows, as for plain folders (folder.spread).
+
 Attribute names become model input names: letters, digits and _, not starting with a digit.
 """
 
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgan.data.folder import list_images, load_files
+from kerasgan.data.folder import list_images, load_files, spread
 from kerasgan.errors import UserError
 
 SUBFOLDER_ATTRIBUTE = "label"
@@ -64,7 +67,7 @@ def _encode(values):
 
 
 # -- class subfolders ----------------------------------------------------------------------
-def load_subfolder_labels(folder, size):
+def load_subfolder_labels(folder, size, max_images=None):
     """Images under <folder>/<class>/ (recursively), labelled by the class subfolder name."""
     folder = Path(folder).expanduser()
     files = list_images(folder)
@@ -79,6 +82,11 @@ def load_subfolder_labels(folder, size):
                         "needs at least two classes (one subfolder each)")
     for name in set(classes):
         _check_class(name, folder)
+    files = spread(files, max_images)
+    kept = {f.relative_to(folder).parts[0] for f in files}
+    if len(kept) < 2:
+        raise UserError(f"--num-images {max_images} keeps images of a single class subfolder ({min(kept)}) "
+                        f"of {folder}; a conditional model needs at least two: ask for more images")
     images, loaded = load_files(files, size, folder)
     ids, names = _encode([f.relative_to(folder).parts[0] for f in loaded])
     return images, {SUBFOLDER_ATTRIBUTE: ids}, {SUBFOLDER_ATTRIBUTE: names}
@@ -176,13 +184,15 @@ def _resolve_files(folder, csv_path, names, body):
     return files
 
 
-def load_csv_labels(folder, csv_path, size):
+def load_csv_labels(folder, csv_path, size, max_images=None):
     """The images a CSV names (relative to `folder`) with their attributes; see the module doc."""
     header, body = read_csv(csv_path)
     names, values = parse_csv_labels(csv_path, header, body)
     files = _resolve_files(folder, csv_path, names, body)
-    images, loaded = load_files(files, size, csv_path)
-    kept = [i for i, f in enumerate(files) if f in set(loaded)]
+    rows = spread(range(len(files)), max_images)
+    images, loaded = load_files([files[i] for i in rows], size, csv_path)
+    loaded = set(loaded)
+    kept = [i for i in rows if files[i] in loaded]
     labels, label_names = {}, {}
     for attribute, per_row in values.items():
         ids, classes = _encode([per_row[i] for i in kept])
