@@ -93,13 +93,29 @@ def load_subfolder_labels(folder, size, max_images=None):
 
 
 # -- CSV -----------------------------------------------------------------------------------
+def _first_bad_byte(path):
+    """Where a file stops being UTF-8, as "byte 0xe9 on line 3" (the reader's error counts
+    from its last buffer, not from the file's start)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        return f"byte 0x{data[error.start]:02x} on line {line}"
+    return "not decodable"
+
+
 def read_csv(path):
     """The header and data rows of a CSV file, cells stripped; rows keep their line numbers."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"label file not found: {path} (check --labels-csv)")
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(csv.reader(file), 1)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(csv.reader(file), 1)]
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text ({_first_bad_byte(path)}): save it as UTF-8 "
+                        "(a spreadsheet's 'CSV UTF-8' format)") from None
     rows = [(number, row) for number, row in rows if any(row)]  # blank lines
     if not rows:
         raise UserError(f"{path} is empty: expected a header row (file, attribute, ...) and one row per image")
@@ -184,15 +200,30 @@ def _resolve_files(folder, csv_path, names, body):
     return files
 
 
+def _check_several_classes(csv_path, values, max_images=None):
+    """Every attribute needs two classes or more: a conditional model learns nothing from one."""
+    for attribute, per_row in values.items():
+        classes = set(per_row)
+        if len(classes) < 2:
+            hint = (f" among the {len(per_row)} rows --num-images {max_images} keeps: ask for more images"
+                    if max_images is not None else
+                    ": a conditional model needs at least two classes per attribute; label more classes "
+                    "or remove the attribute's column(s)")
+            raise UserError(f"{csv_path}: attribute {attribute!r} has a single class ({min(classes)!r}){hint}")
+
+
 def load_csv_labels(folder, csv_path, size, max_images=None):
     """The images a CSV names (relative to `folder`) with their attributes; see the module doc."""
     header, body = read_csv(csv_path)
     names, values = parse_csv_labels(csv_path, header, body)
     files = _resolve_files(folder, csv_path, names, body)
+    _check_several_classes(csv_path, values)  # before the images load: the whole CSV
     rows = spread(range(len(files)), max_images)
     images, loaded = load_files([files[i] for i in rows], size, csv_path)
     loaded = set(loaded)
     kept = [i for i in rows if files[i] in loaded]
+    _check_several_classes(csv_path, {a: [per_row[i] for i in kept] for a, per_row in values.items()},
+                           max_images)
     labels, label_names = {}, {}
     for attribute, per_row in values.items():
         ids, classes = _encode([per_row[i] for i in kept])
