@@ -223,7 +223,7 @@ def load_csv_labels(folder, csv_path, size, max_images=None):
     loaded = set(loaded)
     kept = [i for i in rows if files[i] in loaded]
     _check_several_classes(csv_path, {a: [per_row[i] for i in kept] for a, per_row in values.items()},
-                           max_images)
+                           max_images if len(rows) < len(files) else None)
     labels, label_names = {}, {}
     for attribute, per_row in values.items():
         ids, classes = _encode([per_row[i] for i in kept])
