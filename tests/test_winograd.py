@@ -11,6 +11,16 @@ from kerasgan.nets.layers import conv
 from kerasgan.nets.winograd import conv_algorithm, winograd_conv3x3
 
 
+@pytest.fixture(autouse=True, scope="module")
+def full_float32():
+    # GPUs from Ampere on convolve and multiply in TF32 by default (10-bit mantissas): the
+    # comparisons below at float32 round-off need true float32 there. No-op on a CPU.
+    was = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    yield
+    tf.config.experimental.enable_tensor_float_32_execution(was)
+
+
 def direct(x, kernel):
     return tf.nn.conv2d(x, kernel, 1, "VALID")
 
@@ -105,11 +115,15 @@ def test_layer_equals_conv2d_with_the_same_weights(padding):
     assert not np.array_equal(fast, want)  # it really took the other path
 
 
-def test_auto_picks_winograd_for_float32_on_cpu_only():
-    assert not tf.config.list_logical_devices("GPU")  # this suite runs on CPUs
+@pytest.mark.parametrize("gpu", [False, True])
+def test_auto_picks_winograd_for_float32_on_cpu_only(monkeypatch, gpu):
+    # Both machines' rules, on whichever machine runs the suite.
+    monkeypatch.setattr(winograd, "_has_gpu", lambda: gpu)
     with conv_algorithm("auto"):
-        assert winograd.winograd_applies(tf.float32)
+        assert winograd.winograd_applies(tf.float32) is not gpu
         assert not winograd.winograd_applies(tf.bfloat16)
+    with conv_algorithm("winograd"):
+        assert winograd.winograd_applies(tf.float32)  # forced, GPU or not
     with conv_algorithm("direct"):
         assert not winograd.winograd_applies(tf.float32)
     with pytest.raises(ValueError, match="choose one of"):

@@ -68,13 +68,18 @@ def conv_algorithm(name):
         _algorithm = previous
 
 
+def _has_gpu():
+    """Whether TensorFlow sees a GPU (a function, so tests can try both answers)."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def winograd_applies(dtype):
     """True where Winograd is the faster choice: float32 without a GPU (cuDNN has its own)."""
     if _algorithm not in ALGORITHMS:
         raise ValueError(f"KERASGAN_CONV_ALGORITHM={_algorithm!r}; choose one of {ALGORITHMS}")
     if _algorithm != "auto":
         return _algorithm == "winograd"
-    return tf.as_dtype(dtype) == tf.float32 and not tf.config.list_logical_devices("GPU")
+    return tf.as_dtype(dtype) == tf.float32 and not _has_gpu()
 
 
 def _side(x, axis):
