@@ -131,6 +131,37 @@ def test_auto_picks_winograd_for_float32_on_cpu_only(monkeypatch, gpu):
             pass
 
 
+def test_auto_uses_winograd_in_training_calls_only(monkeypatch):
+    # Measured to pay in the train step only: sampling, evaluation and export run direct.
+    monkeypatch.setattr(winograd, "_has_gpu", lambda: False)  # the auto rules of a CPU, anywhere
+    ran = []
+    real = winograd.winograd_conv3x3
+    monkeypatch.setattr(winograd, "winograd_conv3x3", lambda x, kernel: ran.append(1) or real(x, kernel))
+    channels = winograd.MIN_CHANNELS
+    layer = wide_layer("same")
+    image = keras.Input((16, 16, channels))
+    model = keras.Model(image, conv(channels, 3, spectral_norm=True)(layer(image)))
+    x = random((2, 16, 16, channels), 15)
+    with conv_algorithm("auto"):
+        for inference in (lambda: layer(x), lambda: layer(x, training=False), lambda: model(x),
+                          lambda: model(x, training=False), lambda: model.predict(x, verbose=0)):
+            inference()
+            assert ran == []
+        layer(x, training=True)
+        assert len(ran) == 1
+        model(x, training=True)  # both convs, the spectral-normalized one too
+        assert len(ran) == 3
+        step = tf.function(lambda x: model(x, training=True))
+        step(x)
+        assert len(ran) == 5
+    with conv_algorithm("winograd"):  # forced: inference calls too
+        layer(x, training=False)
+        assert len(ran) == 6
+    with conv_algorithm("direct"):
+        layer(x, training=True)
+        assert len(ran) == 6
+
+
 def test_small_convs_stay_direct():
     layer = winograd.Conv2D(8, 3, padding="same")
     x = random((1, 16, 16, 8), 11)
