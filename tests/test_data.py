@@ -7,9 +7,11 @@ from PIL import Image
 
 from kerasgan.augment.preprocess import basic, deluxe
 from kerasgan.data import tfds as tfds_source
-from kerasgan.data.folder import load_folder
+from kerasgan.data import folder as folder_source
+from kerasgan.data.folder import load_folder, read_rgb
 from kerasgan.data.pipeline import make_dataset
 from kerasgan.data.shapes import SHAPES, make_shape_domains, make_shapes
+from kerasgan.data.domains import load_domains
 from kerasgan.data.sources import load_image_set
 from kerasgan.errors import UserError
 
@@ -56,6 +58,68 @@ def test_corrupt_files_are_skipped_and_reported_once(tmp_path):
         images = load_folder(tmp_path, 16)
     assert len(images) == 4
     assert len(caught) == 1 and "skipped 2 unreadable" in str(caught[0].message)
+
+
+GREY16 = np.array([[0, 257, 32768, 65535], [1000, 20000, 40000, 60000]] * 2, np.uint16)
+GREY16_AS_8 = np.array([[0, 1, 128, 255], [4, 78, 156, 233]] * 2, np.uint8)  # round(v / 257)
+
+
+def test_16_bit_greyscale_pngs_keep_their_values(tmp_path):
+    # 16-bit greyscale PNGs open as mode I;16 (I;16B, I on other Pillows); converting those
+    # to RGB clips every value above 255 to white.
+    Image.frombytes("I;16", (4, 4), GREY16.astype("<u2").tobytes()).save(tmp_path / "grey16.png")
+    want = np.stack([GREY16_AS_8] * 3, -1)
+    np.testing.assert_array_equal(read_rgb(tmp_path / "grey16.png"), want)
+    np.testing.assert_array_equal(load_folder(tmp_path, 4)[0], want)
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I;16B", "I"])
+def test_every_16_bit_greyscale_mode_scales_to_8_bits(mode):
+    if mode == "I":
+        image = Image.fromarray(GREY16.astype(np.int32))
+    else:
+        image = Image.frombytes(mode, (4, 4), GREY16.astype("<u2" if mode == "I;16" else ">u2").tobytes())
+    assert image.mode == mode
+    np.testing.assert_array_equal(np.asarray(folder_source._rgb(image)), np.stack([GREY16_AS_8] * 3, -1))
+
+
+def write_numbered(folder, count, start=0):
+    """count 4x4 images, each one grey level: file 03.png is level 10 * 3 (+ 10 * start)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.fromarray(np.full((4, 4, 3), 10 * (start + i), np.uint8)).save(folder / f"{start + i:02d}.png")
+    return folder
+
+
+def levels(images):
+    return [int(image[0, 0, 0]) // 10 for image in images]
+
+
+def test_num_images_caps_a_folder_with_an_even_spread(tmp_path):
+    folder = write_numbered(tmp_path / "faces", 10)
+    assert levels(load_image_set(None, folder, 4, num_images=4).images) == [0, 2, 5, 7]
+    assert levels(load_image_set(None, folder, 4, num_images=4).images) == [0, 2, 5, 7]  # every time
+    assert levels(load_image_set(None, folder, 4, num_images=4, seed=9).images) == [0, 2, 5, 7]  # any seed
+    assert len(load_image_set(None, folder, 4, num_images=50).images) == 10  # more than there are: all
+    assert len(load_image_set(None, folder, 4).images) == 10
+
+
+def test_num_images_caps_the_course_layouts(tmp_path):
+    write_numbered(tmp_path / "cat" / "grumpifyBprocessed", 6)
+    write_numbered(tmp_path / "cat" / "grumpifyAprocessed", 9, start=10)
+    assert levels(load_image_set("grumpifycat", tmp_path, 4, num_images=3).images) == [0, 2, 4]
+    pair = load_domains("grumpifycat", data_dir=tmp_path, image_size=4, num_images=3, num_test=2)
+    assert levels(pair.x) == [10, 13, 16] and levels(pair.y) == [0, 2, 4]
+    assert levels(pair.x_test) == [10, 13] and pair.epoch_size == 3
+    whole = load_domains("grumpifycat", data_dir=tmp_path, image_size=4, num_test=2)
+    assert (len(whole.x), len(whole.y)) == (9, 6)
+
+
+def test_num_images_caps_each_cyclegan_folder(tmp_path):
+    x = write_numbered(tmp_path / "x", 8)
+    y = write_numbered(tmp_path / "y", 2, start=20)
+    pair = load_domains(x_dir=x, y_dir=y, image_size=4, num_images=4, num_test=1)
+    assert levels(pair.x) == [0, 2, 4, 6] and levels(pair.y) == [20, 21]
 
 
 def test_missing_empty_and_unreadable_folders_are_clear_errors(tmp_path):

@@ -52,6 +52,21 @@ def test_mlp_generator_and_discriminator_shapes():
     assert [l.units for l in d.layers if isinstance(l, layers.Dense)] == [64, 32, 1]
 
 
+@pytest.mark.parametrize("norm", ["batch", "instance", "none"])
+def test_mlp_generators_use_their_noise_with_every_norm(norm):
+    # Instance norm on [B, units] once normalised every unit over a single value: each
+    # became its beta, and G drew one image whatever the noise.
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal((2, 8)).astype(np.float32)
+    g = mlp.build_mlp_generator(8, noise_dim=8, width=4, norm=norm)
+    images = g(noise, training=True).numpy()
+    assert np.abs(images[0] - images[1]).max() > 1e-6  # small (N(0, 0.02) weights), not 0
+    cg = conditional.build_conditional_mlp_generator(NUM_CLASSES, 8, noise_dim=8, width=4, norm=norm)
+    same_labels = {name: np.zeros(2, np.int32) for name in NUM_CLASSES}
+    images = cg({"noise": noise, **same_labels}, training=True).numpy()
+    assert np.abs(images[0] - images[1]).max() > 1e-6  # small (N(0, 0.02) weights), not 0
+
+
 @pytest.mark.parametrize("kind", ["dcgan", "mlp"])
 def test_conditional_nets_take_labels_by_name_and_use_them(kind):
     if kind == "dcgan":
@@ -111,6 +126,17 @@ def test_infogan_generator_and_q_head_share_the_trunk():
     # Every trunk conv feeds both heads: D has one set of convs, not two.
     convs = [l for l in d.layers if isinstance(l, layers.Conv2D)]
     assert len(convs) == dcgan.num_blocks(16) + 1  # the blocks and D's final logit conv
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_infogan_q_head_reads_its_input_with_every_norm(norm):
+    # The Q head's dense layer once had instance norm over single values: constant codes.
+    d = infogan.build_infogan_discriminator({"code1": 5}, 2, 16, width=4, norm=norm)
+    images = np.random.default_rng(1).uniform(-1, 1, (2, 16, 16, 3)).astype(np.float32)
+    outputs = d(images, training=True)
+    for name in ("code1", "continuous_mean", "continuous_logvar"):
+        values = outputs[name].numpy()
+        assert np.abs(values[0] - values[1]).max() > 1e-4, name
 
 
 def test_began_autoencoder_reconstructs_at_full_size():

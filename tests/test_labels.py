@@ -81,6 +81,23 @@ def test_subfolders_are_classes(tmp_path):
     assert load_image_set(None, folder, 8).labels == {}
 
 
+def test_num_images_caps_labelled_folders_across_their_classes(tmp_path, faces):
+    # A spread over the sorted files, not the first N: those would all be cats.
+    folder = tmp_path / "pets"
+    for i in range(6):
+        save(folder / "cat" / f"{i}.png", "red")
+        save(folder / "dog" / f"{i}.png", "blue")
+    data = load_image_set(None, folder, 8, num_images=4, with_labels=True)
+    assert data.labels["label"].tolist() == [0, 0, 1, 1] and data.label_names == {"label": ["cat", "dog"]}
+    assert len(load_image_set(None, folder, 8, with_labels=True).images) == 12
+    with pytest.raises(UserError, match="--num-images 1 keeps images of a single class subfolder"):
+        load_image_set(None, folder, 8, num_images=1, with_labels=True)
+    folder, csv = faces  # rows a (red hair), b (blue), sub/c (green), d (red)
+    data = load_image_set(None, folder, 8, num_images=2, labels_csv=csv)
+    assert [tuple(i[0, 0]) for i in data.images] == [COLOURS["red"], COLOURS["green"]]  # rows a and c
+    assert data.label_names["hair"] == ["green", "red"] and data.labels["hair"].tolist() == [1, 0]
+
+
 def test_shapes_always_carry_shape_and_colour():
     data = load_image_set("shapes", None, 16, num_images=8, with_labels=True)
     assert set(data.labels) == {"shape", "color"} and data.label_names["color"][0] == "red"
@@ -108,6 +125,37 @@ def test_bad_csv_files_are_one_line_errors(faces, tmp_path, csv_text, message):
     with pytest.raises(UserError, match=message) as error:
         label_source.load_csv_labels(folder, csv, 8)
     assert "\n" not in str(error.value)
+
+
+def test_csv_that_is_not_utf8_is_a_one_line_error(faces, tmp_path):
+    folder, _ = faces
+    csv = tmp_path / "latin1.csv"
+    csv.write_bytes("file,hair\na.png,châtain\nb.png,blond\n".encode("latin-1"))
+    for load in (lambda: label_source.load_csv_labels(folder, csv, 8),
+                 lambda: load_image_set(None, folder, 8, labels_csv=csv)):
+        with pytest.raises(UserError, match=r"latin1.csv is not UTF-8 .*save it as UTF-8") as error:
+            load()
+        assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("csv_text", [
+    "file,hair,eyes\na.png,red,blue\nb.png,blue,blue\nsub/c.png,green,blue",
+    "file,hair,eyes:blue,eyes:red\na.png,red,1,0\nb.png,blue,1,0\nsub/c.png,green,1,0",
+])
+def test_an_attribute_with_a_single_class_is_a_one_line_error(faces, tmp_path, csv_text):
+    folder, _ = faces
+    csv = write_csv(tmp_path / "eyes.csv", csv_text)
+    for load in (lambda: label_source.load_csv_labels(folder, csv, 8),
+                 lambda: load_image_set(None, folder, 8, labels_csv=csv)):
+        with pytest.raises(UserError, match=r"eyes.csv: attribute 'eyes' has a single class \('blue'\)") as error:
+            load()
+        assert "\n" not in str(error.value)
+
+
+def test_num_images_leaving_a_single_class_is_a_one_line_error(faces):
+    folder, csv = faces  # hair: red, blue, green, red -> the first row alone has only red
+    with pytest.raises(UserError, match=r"attribute 'hair' has a single class \('red'\).*--num-images 1"):
+        load_image_set(None, folder, 8, num_images=1, labels_csv=csv)
 
 
 def test_missing_csv_and_folder_errors(faces, tmp_path):

@@ -49,6 +49,15 @@ def test_instance_norm_normalizes_each_image_and_channel():
     np.testing.assert_allclose(y.std(axis=(1, 2)), 1, atol=1e-3)
 
 
+def test_instance_norm_on_dense_features_normalizes_over_the_units():
+    # A dense feature vector has no pixels to average over: per sample, over its units.
+    x = tf.random.normal((3, 16)) * 3 + 5
+    y = norm_layer("instance", dense=True)(x).numpy()
+    np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-4)
+    np.testing.assert_allclose(y.std(axis=1), 1, atol=1e-3)
+    assert np.abs(y[0] - y[1]).max() > 0.1  # not every sample the same constant
+
+
 def test_reflection_padding_mirrors_edges():
     x = tf.reshape(tf.range(9, dtype=tf.float32), (1, 3, 3, 1))
     y = ReflectionPadding2D(1)(x).numpy()[0, ..., 0]

@@ -11,6 +11,16 @@ from kerasgan.nets.layers import conv
 from kerasgan.nets.winograd import conv_algorithm, winograd_conv3x3
 
 
+@pytest.fixture(autouse=True, scope="module")
+def full_float32():
+    # GPUs from Ampere on convolve and multiply in TF32 by default (10-bit mantissas): the
+    # comparisons below at float32 round-off need true float32 there. No-op on a CPU.
+    was = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    yield
+    tf.config.experimental.enable_tensor_float_32_execution(was)
+
+
 def direct(x, kernel):
     return tf.nn.conv2d(x, kernel, 1, "VALID")
 
@@ -105,16 +115,51 @@ def test_layer_equals_conv2d_with_the_same_weights(padding):
     assert not np.array_equal(fast, want)  # it really took the other path
 
 
-def test_auto_picks_winograd_for_float32_on_cpu_only():
-    assert not tf.config.list_logical_devices("GPU")  # this suite runs on CPUs
+@pytest.mark.parametrize("gpu", [False, True])
+def test_auto_picks_winograd_for_float32_on_cpu_only(monkeypatch, gpu):
+    # Both machines' rules, on whichever machine runs the suite.
+    monkeypatch.setattr(winograd, "_has_gpu", lambda: gpu)
     with conv_algorithm("auto"):
-        assert winograd.winograd_applies(tf.float32)
+        assert winograd.winograd_applies(tf.float32) is not gpu
         assert not winograd.winograd_applies(tf.bfloat16)
+    with conv_algorithm("winograd"):
+        assert winograd.winograd_applies(tf.float32)  # forced, GPU or not
     with conv_algorithm("direct"):
         assert not winograd.winograd_applies(tf.float32)
     with pytest.raises(ValueError, match="choose one of"):
         with conv_algorithm("fast"):
             pass
+
+
+def test_auto_uses_winograd_in_training_calls_only(monkeypatch):
+    # Measured to pay in the train step only: sampling, evaluation and export run direct.
+    monkeypatch.setattr(winograd, "_has_gpu", lambda: False)  # the auto rules of a CPU, anywhere
+    ran = []
+    real = winograd.winograd_conv3x3
+    monkeypatch.setattr(winograd, "winograd_conv3x3", lambda x, kernel: ran.append(1) or real(x, kernel))
+    channels = winograd.MIN_CHANNELS
+    layer = wide_layer("same")
+    image = keras.Input((16, 16, channels))
+    model = keras.Model(image, conv(channels, 3, spectral_norm=True)(layer(image)))
+    x = random((2, 16, 16, channels), 15)
+    with conv_algorithm("auto"):
+        for inference in (lambda: layer(x), lambda: layer(x, training=False), lambda: model(x),
+                          lambda: model(x, training=False), lambda: model.predict(x, verbose=0)):
+            inference()
+            assert ran == []
+        layer(x, training=True)
+        assert len(ran) == 1
+        model(x, training=True)  # both convs, the spectral-normalized one too
+        assert len(ran) == 3
+        step = tf.function(lambda x: model(x, training=True))
+        step(x)
+        assert len(ran) == 5
+    with conv_algorithm("winograd"):  # forced: inference calls too
+        layer(x, training=False)
+        assert len(ran) == 6
+    with conv_algorithm("direct"):
+        layer(x, training=True)
+        assert len(ran) == 6
 
 
 def test_small_convs_stay_direct():

@@ -7,7 +7,9 @@ Sources, all loaded into memory as uint8 like every other kerasgan source:
 - TensorFlow Datasets' `cycle_gan/<config>` (trainA/trainB, testA/testB), e.g. apple2orange;
 - the built-in `shapes` dataset, red shapes <-> blue shapes (the default).
 A few fixed images per domain are kept apart for sample grids: the test splits for TFDS and
-shapes, the first images of each folder otherwise.
+shapes, the first images of each folder otherwise. `num_images` caps each domain: the first
+N of a TFDS split, N shapes, or N files of a folder spread evenly over its sorted listing
+(kerasgan/data/folder.py: spread).
 """
 
 from dataclasses import dataclass
@@ -50,21 +52,22 @@ def _folder(path, flag):
     return folder
 
 
-def _from_folders(x_dir, y_dir, image_size, num_test, name=None):
-    x = load_folder(x_dir, image_size)
-    y = load_folder(y_dir, image_size)
+def _from_folders(x_dir, y_dir, image_size, num_test, name=None, num_images=None):
+    x = load_folder(x_dir, image_size, max_images=num_images)
+    y = load_folder(y_dir, image_size, max_images=num_images)
     name = name or f"{Path(x_dir).name}2{Path(y_dir).name}"
     return DomainPair(name, x, y, x[:num_test], y[:num_test])
 
 
-def _from_course_layout(dataset, data_dir, x_rel, y_rel, image_size, num_test):
+def _from_course_layout(dataset, data_dir, x_rel, y_rel, image_size, num_test, num_images=None):
     """The course's --X/--Y folders under the data root --data-dir."""
     if data_dir is None:
         flags = f"--dataset {dataset}" if dataset else "--X/--Y"
         raise UserError(f"{flags} needs --data-dir: the data root that holds {x_rel} and {y_rel}")
     x_folder = course_folder(data_dir, x_rel, dataset or "--X")
     y_folder = course_folder(data_dir, y_rel, dataset or "--Y")
-    return _from_folders(x_folder, y_folder, image_size, num_test, name=dataset and dataset.lower())
+    return _from_folders(x_folder, y_folder, image_size, num_test, name=dataset and dataset.lower(),
+                         num_images=num_images)
 
 
 def tfds_name(dataset):
@@ -98,11 +101,12 @@ def load_domains(dataset=None, x_dir=None, y_dir=None, data_dir=None, x_rel=None
     if x_dir is not None:
         if dataset is not None or x_rel is not None:
             raise UserError("give either --x-dir/--y-dir or --dataset / --X/--Y, not both")
-        return _from_folders(_folder(x_dir, "--x-dir"), _folder(y_dir, "--y-dir"), image_size, num_test)
+        return _from_folders(_folder(x_dir, "--x-dir"), _folder(y_dir, "--y-dir"), image_size, num_test,
+                             num_images=num_images)
     if x_rel is None and dataset is not None and dataset.lower() in COURSE_DOMAINS:
         x_rel, y_rel = COURSE_DOMAINS[dataset.lower()]
     if x_rel is not None:
-        return _from_course_layout(dataset, data_dir, x_rel, y_rel, image_size, num_test)
+        return _from_course_layout(dataset, data_dir, x_rel, y_rel, image_size, num_test, num_images)
     if dataset is None and data_dir is not None:
         raise UserError("--data-dir alone names no domains: add --X and --Y (folders under it), "
                         "or use --x-dir/--y-dir")

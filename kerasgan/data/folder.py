@@ -1,8 +1,9 @@
 """Image folders: any PIL-readable png/jpg/bmp/webp in any mode, loaded once into memory.
 
 Images are decoded with Pillow rather than `tf.io.decode_image` so that palette, RGBA,
-16-bit and grayscale files all become RGB, and a corrupt file is found (and reported once)
-before training starts instead of killing the input pipeline halfway through an epoch.
+16-bit (greyscale included, scaled to 8 bits) and grayscale files all become RGB, and a
+corrupt file is found (and reported once) before training starts instead of killing the
+input pipeline halfway through an epoch.
 """
 
 import os
@@ -36,8 +37,36 @@ def list_images(folder):
     return files
 
 
+def spread(items, limit):
+    """At most `limit` of `items` (all when `limit` is None), spread evenly over the list.
+
+    `--num-images N` on a folder: item i * len // N for i < N, so the subset is the same on
+    every run (whatever --seed), starts at the first item, and samples every part of a sorted
+    listing (each class subfolder, each stretch of a CSV) rather than only its first files.
+    """
+    items = list(items)
+    if limit is None or limit >= len(items):
+        return items
+    if limit < 1:
+        raise UserError(f"--num-images must be at least 1, got {limit}")
+    return [items[i * len(items) // limit] for i in range(limit)]
+
+
+def _is_wide_grey(mode):
+    """16-bit (I;16, I;16B, I;16L, ...) or 32-bit integer (I) greyscale."""
+    return mode == "I" or mode.startswith("I;16")
+
+
 def _rgb(image):
-    """Any PIL image as RGB; transparent pixels become white, not whatever colour they hold."""
+    """Any PIL image as RGB; transparent pixels become white, not whatever colour they hold.
+
+    16-bit greyscale is scaled to 8 bits (round(v / 257): 65535 -> 255, 32768 -> 128):
+    Pillow's own conversion clips it, so that every value above 255 becomes white. Mode I
+    (how some Pillows open 16-bit PNGs) is read as 16-bit too, values clipped to 0..65535.
+    """
+    if _is_wide_grey(image.mode):
+        wide = np.clip(np.asarray(image).astype(np.int64), 0, 65535)
+        image = Image.fromarray(((wide * 2 + 257) // 514).astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -91,11 +120,13 @@ def load_files(files, size, where):
     return np.stack(images), [p for p, (image, _) in zip(files, results) if image is not None]
 
 
-def load_folder(folder, size, return_paths=False):
+def load_folder(folder, size, return_paths=False, max_images=None):
     """Loads every readable image under `folder` as uint8 [N, size, size, 3].
 
-    Unreadable files are skipped and counted in a single warning; a folder with no readable
-    image is an error. With `return_paths`, also returns the paths of the loaded images.
+    With `max_images` (--num-images), only that many files are read: an even spread over
+    the sorted listing (see `spread`). Unreadable files are skipped and counted in a single
+    warning (so a few may be missing from the cap); a folder with no readable image is an
+    error. With `return_paths`, also returns the paths of the loaded images.
     """
-    images, paths = load_files(list_images(folder), size, folder)
+    images, paths = load_files(spread(list_images(folder), max_images), size, folder)
     return (images, paths) if return_paths else images

@@ -15,6 +15,9 @@ CSV (comma-separated, with a header row; one row per image):
 Both kinds may be mixed. Classes are sorted (numerically when all are numbers). Images in
 the folder that have no row are not used.
 
+`max_images` (--num-images) keeps that many images spread evenly over the sorted files
+(class subfolders) or over the CSV's rows, as for plain folders (folder.spread).
+
 Attribute names become model input names: letters, digits and _, not starting with a digit.
 """
 
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgan.data.folder import list_images, load_files
+from kerasgan.data.folder import list_images, load_files, spread
 from kerasgan.errors import UserError
 
 SUBFOLDER_ATTRIBUTE = "label"
@@ -64,7 +67,7 @@ def _encode(values):
 
 
 # -- class subfolders ----------------------------------------------------------------------
-def load_subfolder_labels(folder, size):
+def load_subfolder_labels(folder, size, max_images=None):
     """Images under <folder>/<class>/ (recursively), labelled by the class subfolder name."""
     folder = Path(folder).expanduser()
     files = list_images(folder)
@@ -79,19 +82,40 @@ def load_subfolder_labels(folder, size):
                         "needs at least two classes (one subfolder each)")
     for name in set(classes):
         _check_class(name, folder)
+    files = spread(files, max_images)
+    kept = {f.relative_to(folder).parts[0] for f in files}
+    if len(kept) < 2:
+        raise UserError(f"--num-images {max_images} keeps images of a single class subfolder ({min(kept)}) "
+                        f"of {folder}; a conditional model needs at least two: ask for more images")
     images, loaded = load_files(files, size, folder)
     ids, names = _encode([f.relative_to(folder).parts[0] for f in loaded])
     return images, {SUBFOLDER_ATTRIBUTE: ids}, {SUBFOLDER_ATTRIBUTE: names}
 
 
 # -- CSV -----------------------------------------------------------------------------------
+def _first_bad_byte(path):
+    """Where a file stops being UTF-8, as "byte 0xe9 on line 3" (the reader's error counts
+    from its last buffer, not from the file's start)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        return f"byte 0x{data[error.start]:02x} on line {line}"
+    return "not decodable"
+
+
 def read_csv(path):
     """The header and data rows of a CSV file, cells stripped; rows keep their line numbers."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise UserError(f"label file not found: {path} (check --labels-csv)")
-    with open(path, newline="", encoding="utf-8-sig") as file:
-        rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(csv.reader(file), 1)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(csv.reader(file), 1)]
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text ({_first_bad_byte(path)}): save it as UTF-8 "
+                        "(a spreadsheet's 'CSV UTF-8' format)") from None
     rows = [(number, row) for number, row in rows if any(row)]  # blank lines
     if not rows:
         raise UserError(f"{path} is empty: expected a header row (file, attribute, ...) and one row per image")
@@ -176,13 +200,30 @@ def _resolve_files(folder, csv_path, names, body):
     return files
 
 
-def load_csv_labels(folder, csv_path, size):
+def _check_several_classes(csv_path, values, max_images=None):
+    """Every attribute needs two classes or more: a conditional model learns nothing from one."""
+    for attribute, per_row in values.items():
+        classes = set(per_row)
+        if len(classes) < 2:
+            hint = (f" among the {len(per_row)} rows --num-images {max_images} keeps: ask for more images"
+                    if max_images is not None else
+                    ": a conditional model needs at least two classes per attribute; label more classes "
+                    "or remove the attribute's column(s)")
+            raise UserError(f"{csv_path}: attribute {attribute!r} has a single class ({min(classes)!r}){hint}")
+
+
+def load_csv_labels(folder, csv_path, size, max_images=None):
     """The images a CSV names (relative to `folder`) with their attributes; see the module doc."""
     header, body = read_csv(csv_path)
     names, values = parse_csv_labels(csv_path, header, body)
     files = _resolve_files(folder, csv_path, names, body)
-    images, loaded = load_files(files, size, csv_path)
-    kept = [i for i, f in enumerate(files) if f in set(loaded)]
+    _check_several_classes(csv_path, values)  # before the images load: the whole CSV
+    rows = spread(range(len(files)), max_images)
+    images, loaded = load_files([files[i] for i in rows], size, csv_path)
+    loaded = set(loaded)
+    kept = [i for i in rows if files[i] in loaded]
+    _check_several_classes(csv_path, {a: [per_row[i] for i in kept] for a, per_row in values.items()},
+                           max_images if len(rows) < len(files) else None)
     labels, label_names = {}, {}
     for attribute, per_row in values.items():
         ids, classes = _encode([per_row[i] for i in kept])

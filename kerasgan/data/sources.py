@@ -41,6 +41,10 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
     `shapes` always carries its `shape` and `color` labels. With `with_labels` (a model that
     needs labels), a folder is labelled by its class subfolders and a TFDS dataset by its
     `label_keys`; `labels_csv` labels a folder from a CSV (see kerasgan/data/labels.py).
+
+    `num_images` caps every source: the first N of a TFDS split, N shapes, and for folders
+    (plain, labelled or the course layout) N files spread evenly over the sorted listing (or
+    the CSV's rows), the same whatever the seed (see kerasgan/data/folder.py: spread).
     """
     if dataset is None and data_dir is None:
         dataset = "shapes"
@@ -50,10 +54,10 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
     if dataset is None:
         folder = Path(data_dir).expanduser()
         if labels_csv:
-            return ImageSet(folder.name, *load_csv_labels(folder, labels_csv, image_size))
+            return ImageSet(folder.name, *load_csv_labels(folder, labels_csv, image_size, max_images=num_images))
         if with_labels:
-            return ImageSet(folder.name, *load_subfolder_labels(folder, image_size))
-        return ImageSet(folder.name, load_folder(folder, image_size))
+            return ImageSet(folder.name, *load_subfolder_labels(folder, image_size, max_images=num_images))
+        return ImageSet(folder.name, load_folder(folder, image_size, max_images=num_images))
     if dataset == "shapes":
         from kerasgan.data.shapes import ATTRIBUTES
 
@@ -63,7 +67,7 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
         if with_labels:
             raise UserError(f"{dataset} has no labels: label a folder with class subfolders or --labels-csv")
         folder = course_folder(data_dir, COURSE_FOLDERS[dataset.lower()], dataset)
-        return ImageSet(dataset.lower(), load_folder(folder, image_size))
+        return ImageSet(dataset.lower(), load_folder(folder, image_size, max_images=num_images))
     name = dataset.removeprefix("tfds:")
     keys = tuple(label_keys) if with_labels else ()
     names = tfds_label_names(tfds_builder(name, data_dir), keys) if keys else {}

@@ -11,6 +11,7 @@ number of continuous codes.
   D's head: "logit" [B, 1], and
   Q's head (dense, norm, LeakyReLU): code -> category logits [B, classes] per categorical
   code, "continuous_mean" and "continuous_logvar" [B, n] (a Gaussian per continuous code).
+  On Q's dense features `norm="instance"` is layer norm over the units (layers.norm_layer).
 """
 
 import keras
@@ -64,7 +65,8 @@ def q_head(features, categorical, continuous, units=128, norm="batch", init="nor
     """Shared 4x4 features -> {code: logits [B, classes], "continuous_mean"/"_logvar": [B, n]}."""
     x = layers.Flatten()(features)
     x = layers.Dense(units, kernel_initializer=kernel_initializer(init), name="q_dense")(x)
-    x = apply(x, norm_layer(norm), activation_layer("leaky_relu"))
+    # Dense features: "instance" is layer normalization over the units (see norm_layer).
+    x = apply(x, norm_layer(norm, dense=True), activation_layer("leaky_relu"))
 
     def dense(size, name):
         return layers.Dense(size, kernel_initializer=kernel_initializer(init), dtype="float32", name=name)(x)

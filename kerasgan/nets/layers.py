@@ -22,13 +22,21 @@ def kernel_initializer(init="normal"):
     raise ValueError(f"unknown init {init!r}; choose one of {INITS}")
 
 
-def norm_layer(kind):
+def norm_layer(kind, dense=False):
     """Batch norm, instance norm or nothing (returns None for "none").
 
     Instance norm is GroupNormalization with one group per channel: tensorflow-addons'
     InstanceNormalization is end-of-life. epsilon=1e-5 matches PyTorch's InstanceNorm2d and
     BatchNorm2d; momentum=0.9 is PyTorch's momentum=0.1 written the Keras way.
+
+    `dense=True` is for features [B, units] (after a Dense layer). Instance norm normalises
+    each sample's channel over its pixels; a unit has a single value per sample, so that
+    would make every unit a constant (its beta) and the network ignore its input. On dense
+    features "instance" is therefore layer normalization over the units, the usual per-sample
+    norm for them (one mean and variance per sample, a scale and shift per unit).
     """
+    if kind == "instance" and dense:
+        return layers.LayerNormalization(epsilon=1e-5)
     if kind == "batch":
         return BatchNormalization(
             momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02)

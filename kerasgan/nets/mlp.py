@@ -21,9 +21,12 @@ def discriminator_units(width):
 
 
 def dense_block(x, units, norm="none", activation="leaky_relu", init="normal"):
-    """Dense -> optional batch norm -> activation, on [B, features]."""
+    """Dense -> optional norm -> activation, on [B, features].
+
+    "instance" is layer normalization over the units here (see layers.norm_layer).
+    """
     x = layers.Dense(units, kernel_initializer=kernel_initializer(init))(x)
-    return apply(x, norm_layer(norm), activation_layer(activation))
+    return apply(x, norm_layer(norm, dense=True), activation_layer(activation))
 
 
 def generator_body(x, image_size, width=32, norm="batch", activation="leaky_relu", init="normal"):

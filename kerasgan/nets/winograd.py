@@ -14,8 +14,12 @@ forward-and-backward pass of a residual-block conv runs about 2.2x faster on a C
 equal the direct convolution up to float32 round-off (about 2e-5 of the output's range).
 
 `winograd.Conv2D` is Keras' Conv2D with the same weights and config that uses it when
-`winograd_applies()`: in float32 on a machine without a GPU, unless `conv_algorithm` says
-otherwise (the `KERASGAN_CONV_ALGORITHM` environment variable: auto, direct or winograd).
+`winograd_applies()`. With the algorithm "auto" (the default): in training calls
+(`training=True`, as every train step calls its networks) in float32 on a machine without a
+GPU; inference calls (sampling, evaluation, export) run the direct convolution, as the
+speed-up was only measured for a training step's forward and backward passes. "direct"
+never uses Winograd and "winograd" uses it in every call, inference included; set them
+with `conv_algorithm` or the `KERASGAN_CONV_ALGORITHM` environment variable.
 """
 
 import contextlib
@@ -24,7 +28,7 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 ALGORITHMS = ("auto", "direct", "winograd")
 
@@ -68,13 +72,19 @@ def conv_algorithm(name):
         _algorithm = previous
 
 
-def winograd_applies(dtype):
-    """True where Winograd is the faster choice: float32 without a GPU (cuDNN has its own)."""
+def _has_gpu():
+    """Whether TensorFlow sees a GPU (a function, so tests can try both answers)."""
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def winograd_applies(dtype, training=True):
+    """True where Winograd is the faster choice: float32 training calls without a GPU (cuDNN
+    has its own), unless the algorithm is forced ("direct": never, "winograd": always)."""
     if _algorithm not in ALGORITHMS:
         raise ValueError(f"KERASGAN_CONV_ALGORITHM={_algorithm!r}; choose one of {ALGORITHMS}")
     if _algorithm != "auto":
         return _algorithm == "winograd"
-    return tf.as_dtype(dtype) == tf.float32 and not tf.config.list_logical_devices("GPU")
+    return bool(training) and tf.as_dtype(dtype) == tf.float32 and not _has_gpu()
 
 
 def _side(x, axis):
@@ -142,8 +152,8 @@ def winograd_conv3x3(x, kernel):
 class Conv2D(layers.Conv2D):
     """A 3x3 stride-1 Conv2D computed with F(4x4, 3x3) where `winograd_applies()`.
 
-    Same weights, config and (to round-off) outputs as `keras.layers.Conv2D`; elsewhere (a
-    GPU, bfloat16, `conv_algorithm("direct")`) it is exactly that layer. It keeps the name
+    Same weights, config and (to round-off) outputs as `keras.layers.Conv2D`; elsewhere (an
+    inference call, a GPU, bfloat16, `conv_algorithm("direct")`) it is exactly that layer. It keeps the name
     because Keras files a layer's weights under its class name: checkpoints written with
     Keras' Conv2D load into it and back.
     """
@@ -155,12 +165,18 @@ class Conv2D(layers.Conv2D):
         if not fits:
             raise ValueError("winograd.Conv2D computes 3x3, stride-1, undilated, channels-last convs only")
 
-    def convolution_op(self, inputs, kernel):
-        if not self._worth_it(inputs) or not winograd_applies(inputs.dtype):
-            return super().convolution_op(inputs, kernel)
-        if self.padding == "same":
-            inputs = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
-        return winograd_conv3x3(inputs, kernel)
+    def call(self, inputs, training=None):
+        """Keras' Conv2D.call, choosing the algorithm per call: Keras passes `training` down
+        from `model(x, training=True)` (and through SpectralNormalization's inner call)."""
+        training = isinstance(training, (bool, np.bool_)) and bool(training)  # None: inference
+        if self._worth_it(inputs) and winograd_applies(inputs.dtype, training):
+            padded = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]]) if self.padding == "same" else inputs
+            outputs = winograd_conv3x3(padded, self.kernel)
+        else:
+            outputs = self.convolution_op(inputs, self.kernel)
+        if self.use_bias:
+            outputs = ops.add(outputs, ops.reshape(self.bias, (1, 1, 1, self.filters)))
+        return self.activation(outputs) if self.activation is not None else outputs
 
     def _worth_it(self, inputs):
         if min(inputs.shape[-1], self.filters) < MIN_CHANNELS:
