@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasgan.errors import NonFiniteLoss
 from kerasgan.images import make_grid, save_gif, save_png, slerp, to_uint8
 from kerasgan.runs import save_checkpoint, trainer_step
 
@@ -106,6 +107,30 @@ class StopAtStep(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if trainer_step(self.model) >= self.total_steps:
             self.model.stop_training = True
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Raises NonFiniteLoss at the first step whose logged losses hold a NaN or infinity.
+
+    Keras has already read the step's logs back as Python floats for the callbacks, so the
+    check costs no extra device read. `fit` lists it first, so no later callback (a
+    checkpoint, a sample grid, FID) sees the step. The logs are epoch means, which stay
+    non-finite once one step was.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {name: value for name, value in (logs or {}).items() if not _finite(value)}
+        if bad:
+            step = trainer_step(self.model)
+            values = ", ".join(f"{name}={value}" for name, value in sorted(bad.items()))
+            raise NonFiniteLoss(f"training diverged: {values} at step {step}", step)
+
+
+def _finite(value):
+    try:
+        return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+    except (TypeError, ValueError):  # not a number: nothing to check
+        return True
 
 
 def generator_grid(generator, noise, columns=None):

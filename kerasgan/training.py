@@ -1,5 +1,6 @@
 """Fitting a trainer inside a run directory: resume, callbacks, interrupt-safe checkpoints."""
 
+import json
 import math
 import sys
 
@@ -7,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from kerasgan import callbacks as cb
-from kerasgan.errors import UserError
+from kerasgan.errors import NonFiniteLoss, UserError
 from kerasgan.runs import restore_checkpoint, save_checkpoint, trainer_step
 
 SCHEDULES = ("constant", "linear", "cosine")
@@ -66,6 +67,10 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
 
     `dataset_at(step)` returns the input pipeline positioned at `step`. Ctrl-C saves a
     checkpoint before exiting, so no finished step is lost. Returns the steps trained now.
+
+    A NaN or infinite loss (or weights about to be checkpointed) raises NonFiniteLoss
+    naming the step; the run's last finite checkpoint is kept, never overwritten, and the
+    caller never reaches its export.
     """
     start = restore_checkpoint(trainer, run) if resume else 0
     if resume:
@@ -79,15 +84,35 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
             epochs=math.ceil(steps / steps_per_epoch),
             initial_epoch=start // steps_per_epoch,
             steps_per_epoch=steps_per_epoch,
-            callbacks=[*callbacks, cb.StopAtStep(steps)],
+            callbacks=[cb.StopOnNonFinite(), *callbacks, cb.StopAtStep(steps)],
             shuffle=False,
             verbose=verbose,
         )
     except KeyboardInterrupt:
-        path = save_checkpoint(trainer, run)
+        try:
+            path = save_checkpoint(trainer, run)
+        except NonFiniteLoss as error:
+            raise _diverged(error, run) from None
         print(f"\ninterrupted at step {trainer_step(trainer)}; saved {path}; add --resume to continue",
               file=sys.stderr)
         raise SystemExit(130) from None
+    except NonFiniteLoss as error:
+        raise _diverged(error, run) from None
     except tf.errors.ResourceExhaustedError:
         raise UserError("out of memory: lower --batch-size or --image-size") from None
     return trainer_step(trainer) - start
+
+
+def _diverged(error, run):
+    """`error` with what was kept: the run's last (finite) checkpoint, if any."""
+    path = run.checkpoint_path()
+    if path.exists():
+        try:
+            saved = f"step {json.loads(path.with_suffix('').with_suffix('.json').read_text())['step']}"
+        except (OSError, ValueError, KeyError):
+            saved = "an earlier step"
+        kept = f"kept the last finite checkpoint {path} ({saved})"
+    else:
+        kept = "no checkpoint was written"
+    return NonFiniteLoss(f"{error}; stopped, {kept}, nothing exported: lower --lr or resume with other flags",
+                         error.step)
