@@ -105,3 +105,39 @@ def test_save_checkpoint_refuses_non_finite_weights_and_keeps_the_old_file(tmp_p
     assert path.read_bytes() == before
     assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 4
     assert not list(run.checkpoints.glob(".*tmp*"))
+
+
+class InterruptedTrainer(keras.Sequential):
+    """A model whose `fit` is interrupted (Ctrl-C) after its weights were poisoned (or not)."""
+
+    poison = False
+
+    def fit(self, *args, **kwargs):
+        self.step = 9
+        if self.poison:
+            kernel = self.layers[0].kernel
+            kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("poison", [False, True])
+def test_ctrl_c_saves_finite_weights_but_never_non_finite_ones(tmp_path, capsys, poison):
+    from kerasgan.training import fit
+
+    trainer = InterruptedTrainer([keras.Input((3,)), keras.layers.Dense(2)])
+    trainer.step = 4
+    trainer.poison = poison
+    run = Run(tmp_path)
+    run.checkpoints.mkdir()
+    good = save_checkpoint(trainer, run).read_bytes()
+    if poison:
+        with pytest.raises(NonFiniteLoss, match=r"at step 9: .*kept the last finite checkpoint .* \(step 4\)"):
+            fit(trainer, lambda step: None, run, 20, 4, [])
+        assert run.checkpoint_path().read_bytes() == good
+        assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 4
+    else:
+        with pytest.raises(SystemExit) as exit_info:
+            fit(trainer, lambda step: None, run, 20, 4, [])
+        assert exit_info.value.code == 130
+        assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 9
+        assert "interrupted at step 9; saved" in capsys.readouterr().err
