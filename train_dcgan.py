@@ -198,7 +198,8 @@ def main(argv=None):
     print(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
           f"checkpoint:  {run.checkpoint_path()}")
     if args.interpolate:
-        gif = cb.interpolation_gif(trainer.generator, run.root / "interpolation.gif", args.noise_dim, seed=args.seed)
+        gif = cb.interpolation_gif(trainer.generator, run.root / "interpolation.gif", args.noise_dim, seed=args.seed,
+                                   latent=args.latent)
         print(f"interpolation: {gif}")
     if not args.no_export and trained:
         metadata = {"run": str(run.root), "step": trainer_step(trainer), "config": config,

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.errors import NonFiniteLoss
-from kerasgan.images import make_grid, save_gif, save_png, slerp, to_uint8
+from kerasgan.images import lerp, make_grid, save_gif, save_png, slerp, to_uint8
 from kerasgan.runs import save_checkpoint, trainer_step
 
 
@@ -138,15 +138,23 @@ def generator_grid(generator, noise, columns=None):
     return lambda: make_grid(to_uint8(generator(noise, training=False)), columns)
 
 
-def interpolation_gif(generator, path, noise_dim, points=4, frames_between=12, columns=4, seed=0):
-    """A GIF walking the latent space through `points` random noise vectors (slerp), a grid
-    of `columns` independent walks per frame."""
+def interpolation_gif(generator, path, noise_dim, points=4, frames_between=12, columns=4, seed=0,
+                      latent="normal"):
+    """A GIF walking the latent space through `points` random noise vectors, a grid of
+    `columns` independent walks per frame, drawn from the generator's training prior
+    (`latent`): normal, walked by slerp (it stays on the Gaussian shell), or uniform(-1, 1)
+    (BEGAN), walked in straight lines (they stay in the cube; slerp would leave it)."""
     rng = np.random.default_rng(seed)
-    anchors = rng.standard_normal((points, columns, noise_dim)).astype(np.float32)
-    anchors = np.concatenate([anchors, anchors[:1]])  # close the loop
+    if latent == "normal":
+        anchors, mix = rng.standard_normal((points, columns, noise_dim)), slerp
+    elif latent == "uniform":
+        anchors, mix = rng.uniform(-1.0, 1.0, (points, columns, noise_dim)), lerp
+    else:
+        raise ValueError(f"unknown latent prior {latent!r}; choose normal or uniform")
+    anchors = np.concatenate([anchors, anchors[:1]]).astype(np.float32)  # close the loop
     frames = []
     for a, b in zip(anchors[:-1], anchors[1:]):
         for t in np.linspace(0, 1, frames_between, endpoint=False):
-            images = to_uint8(generator(slerp(a, b, t).astype(np.float32), training=False))
+            images = to_uint8(generator(mix(a, b, t).astype(np.float32), training=False))
             frames.append(make_grid(images, columns))
     return save_gif(np.stack(frames), path)
