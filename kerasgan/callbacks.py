@@ -8,7 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgan.images import make_grid, save_gif, save_png, slerp, to_uint8
+from kerasgan.errors import NonFiniteLoss
+from kerasgan.images import lerp, make_grid, save_gif, save_png, slerp, to_uint8
 from kerasgan.runs import save_checkpoint, trainer_step
 
 
@@ -108,20 +109,52 @@ class StopAtStep(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Raises NonFiniteLoss at the first step whose logged losses hold a NaN or infinity.
+
+    Keras has already read the step's logs back as Python floats for the callbacks, so the
+    check costs no extra device read. `fit` lists it first, so no later callback (a
+    checkpoint, a sample grid, FID) sees the step. The logs are epoch means, which stay
+    non-finite once one step was.
+    """
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {name: value for name, value in (logs or {}).items() if not _finite(value)}
+        if bad:
+            step = trainer_step(self.model)
+            values = ", ".join(f"{name}={value}" for name, value in sorted(bad.items()))
+            raise NonFiniteLoss(f"training diverged: {values} at step {step}", step)
+
+
+def _finite(value):
+    try:
+        return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+    except (TypeError, ValueError):  # not a number: nothing to check
+        return True
+
+
 def generator_grid(generator, noise, columns=None):
     """A render function for SampleGrid: the generator's images for fixed noise."""
     return lambda: make_grid(to_uint8(generator(noise, training=False)), columns)
 
 
-def interpolation_gif(generator, path, noise_dim, points=4, frames_between=12, columns=4, seed=0):
-    """A GIF walking the latent space through `points` random noise vectors (slerp), a grid
-    of `columns` independent walks per frame."""
+def interpolation_gif(generator, path, noise_dim, points=4, frames_between=12, columns=4, seed=0,
+                      latent="normal"):
+    """A GIF walking the latent space through `points` random noise vectors, a grid of
+    `columns` independent walks per frame, drawn from the generator's training prior
+    (`latent`): normal, walked by slerp (it stays on the Gaussian shell), or uniform(-1, 1)
+    (BEGAN), walked in straight lines (they stay in the cube; slerp would leave it)."""
     rng = np.random.default_rng(seed)
-    anchors = rng.standard_normal((points, columns, noise_dim)).astype(np.float32)
-    anchors = np.concatenate([anchors, anchors[:1]])  # close the loop
+    if latent == "normal":
+        anchors, mix = rng.standard_normal((points, columns, noise_dim)), slerp
+    elif latent == "uniform":
+        anchors, mix = rng.uniform(-1.0, 1.0, (points, columns, noise_dim)), lerp
+    else:
+        raise ValueError(f"unknown latent prior {latent!r}; choose normal or uniform")
+    anchors = np.concatenate([anchors, anchors[:1]]).astype(np.float32)  # close the loop
     frames = []
     for a, b in zip(anchors[:-1], anchors[1:]):
         for t in np.linspace(0, 1, frames_between, endpoint=False):
-            images = to_uint8(generator(slerp(a, b, t).astype(np.float32), training=False))
+            images = to_uint8(generator(mix(a, b, t).astype(np.float32), training=False))
             frames.append(make_grid(images, columns))
     return save_gif(np.stack(frames), path)

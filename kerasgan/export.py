@@ -6,9 +6,14 @@ export takes the next free one and never overwrites an existing version. Each ve
 lists every model for TF Serving's `--model_config_file`.
 """
 
+import errno
 import functools
 import json
+import os
 import re
+import secrets
+import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -18,11 +23,21 @@ from kerasgan.errors import UserError
 from kerasgan.nets.winograd import conv_algorithm
 
 
+TMP_PREFIX = ".tmp-"  # exports being written: never an integer name, so never a version
+STALE_SECONDS = 3600  # a temporary folder this old is a killed export's leftover
+
+
 def next_version(model_dir):
-    """1 for a new model, else one more than the highest existing integer version."""
+    """1 for a new model, else one more than the highest existing integer version.
+
+    Temporary `.tmp-*` folders (exports in progress, or killed) are not versions."""
     model_dir = Path(model_dir)
-    versions = [int(p.name) for p in model_dir.glob("*") if p.is_dir() and p.name.isdigit()]
+    versions = [int(p.name) for p in model_dir.glob("*") if _is_version(p)]
     return max(versions, default=0) + 1
+
+
+def _is_version(path):
+    return path.name.isdigit() and path.is_dir()
 
 
 def _uint8_images(images):
@@ -43,20 +58,61 @@ def _draw_noise(batch_size, noise_dim, seed, latent):
 
 
 def _write(archive, export_root, name, metadata, version):
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", name):
-        raise UserError(f"model name {name!r} may only hold letters, digits, '.', '_' and '-'")
+    """Writes the SavedModel and assets.extra/kerasgan.json into a temporary folder beside
+    the versions, then renames it to the first free integer version: a version appears
+    whole or not at all, and exports racing each other take distinct versions."""
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9._-]*", name):
+        raise UserError(f"model name {name!r} may only hold letters, digits, '.', '_' and '-', "
+                        f"and may not start with '.'")
     model_dir = Path(export_root) / name
-    version = version or next_version(model_dir)
-    path = model_dir / str(version)
-    if path.exists():
-        raise UserError(f"{path} already exists: versions are never overwritten")
-    archive.write_out(str(path), verbose=False)
-    extra = path / "assets.extra"
-    extra.mkdir(exist_ok=True)
-    (extra / "kerasgan.json").write_text(json.dumps({"name": name, "version": version, **(metadata or {})},
-                                                    indent=2, default=str))
+    if version and (model_dir / str(version)).exists():
+        raise UserError(f"{model_dir / str(version)} already exists: versions are never overwritten")
+    try:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(model_dir)
+        tmp = model_dir / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        os.mkdir(tmp)  # not tempfile.mkdtemp: its 0700 would hide the version from TF Serving's user
+    except OSError as error:
+        raise UserError(f"cannot write the export under {model_dir}: {error.strerror or error}") from None
+    try:
+        archive.write_out(str(tmp), verbose=False)
+        path = _claim_version(tmp, model_dir, name, metadata, version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     write_models_config(export_root)
     return path
+
+
+def _claim_version(tmp, model_dir, name, metadata, version):
+    """Renames the finished `tmp` to model_dir/<version> (the next free one unless given)."""
+    wanted = version
+    version = version or next_version(model_dir)
+    extra = tmp / "assets.extra"
+    extra.mkdir(exist_ok=True)
+    while True:
+        (extra / "kerasgan.json").write_text(json.dumps({"name": name, "version": version, **(metadata or {})},
+                                                        indent=2, default=str))
+        path = model_dir / str(version)
+        try:
+            os.rename(tmp, path)  # fails while `path` holds anything: another export's claim
+            return path
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise UserError(f"cannot write the export {path}: {error.strerror or error}") from None
+            if wanted:
+                raise UserError(f"{path} already exists: versions are never overwritten") from None
+            version = max(version + 1, next_version(model_dir))
+
+
+def _remove_stale_temps(model_dir):
+    """Removes temporary folders left by exports killed over an hour ago."""
+    for path in model_dir.glob(TMP_PREFIX + "*"):
+        try:
+            if time.time() - path.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass  # removed meanwhile by another export
 
 
 def _portable(export):
@@ -187,15 +243,49 @@ def write_models_config(export_root):
     """Regenerates export_root/models.config (TF Serving ModelServerConfig text proto).
 
     Paths are written as /models/<name>, where the README's `docker run` mounts exports/.
+    The file is replaced atomically, never seen half-written, under a lock so that of
+    two exports finishing together the later listing wins.
     """
     export_root = Path(export_root)
-    names = sorted(p.name for p in export_root.glob("*") if p.is_dir() and any(
-        v.is_dir() and v.name.isdigit() for v in p.iterdir()))
-    entries = "".join(
-        f'  config {{\n    name: "{n}"\n    base_path: "/models/{n}"\n    model_platform: "tensorflow"\n  }}\n'
-        for n in names
-    )
-    (export_root / "models.config").write_text(f"model_config_list {{\n{entries}}}\n")
+    with _locked(export_root / ".models.config.lock"):
+        names = sorted(p.name for p in export_root.glob("*") if p.is_dir() and not p.name.startswith(".")
+                       and any(_is_version(v) for v in p.iterdir()))
+        entries = "".join(
+            f'  config {{\n    name: "{n}"\n    base_path: "/models/{n}"\n    model_platform: "tensorflow"\n  }}\n'
+            for n in names
+        )
+        path = export_root / "models.config"
+        tmp = export_root / f".models.config.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            tmp.write_text(f"model_config_list {{\n{entries}}}\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class _locked:
+    """An exclusive flock on `path` (created if needed) for a `with` block; none where
+    flock is unavailable (Windows, some network file systems)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.file = None
+
+    def __enter__(self):
+        try:
+            import fcntl
+
+            self.file = open(self.path, "a")
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            if self.file is not None:
+                self.file.close()
+            self.file = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.file is not None:
+            self.file.close()  # releases the lock
 
 
 # -- reading exports back --------------------------------------------------------------------

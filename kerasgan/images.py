@@ -45,6 +45,11 @@ def save_gif(frames, path, duration_ms=80):
     return path
 
 
+def lerp(a, b, t):
+    """Linear interpolation between noise vectors (stays inside a uniform prior's cube)."""
+    return (1 - t) * a + t * b
+
+
 def slerp(a, b, t):
     """Spherical interpolation between noise vectors (stays on the Gaussian shell)."""
     a_unit = a / np.linalg.norm(a, axis=-1, keepdims=True)

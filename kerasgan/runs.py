@@ -123,8 +123,30 @@ def trainer_step(trainer):
 
 
 def save_checkpoint(trainer, run, tag=LATEST, **extra):
-    """Saves the trainer's whole state (nets, optimizers, step, RNG, pools) atomically."""
+    """Saves the trainer's whole state (nets, optimizers, step, RNG, pools) atomically.
+
+    Refuses (NonFiniteLoss) to write NaN or infinite weights, so a diverged run never
+    overwrites its last good checkpoint. The check is one device-to-host read per save.
+    """
+    import keras
+    import tensorflow as tf
+
+    from kerasgan.errors import NonFiniteLoss
+
     path = run.checkpoint_path(tag)
+    variables = list(trainer.weights)
+    for optimizer in vars(trainer).values():  # Adam's moments too: NaN there is NaN weights next step
+        if isinstance(optimizer, keras.optimizers.Optimizer):
+            variables += optimizer.variables
+    tensors = [(getattr(v, "path", v.name), tf.convert_to_tensor(v)) for v in variables]
+    tensors = [(name, t) for name, t in tensors if t.dtype.is_floating]
+    finite = tf.stack([tf.reduce_all(tf.math.is_finite(t)) for _, t in tensors]).numpy() if tensors else []
+    bad = [name for (name, _), ok in zip(tensors, finite) if not ok]
+    if bad:
+        step = trainer_step(trainer)
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise NonFiniteLoss(f"NaN or infinite values in {bad[0]}{more} at step {step}: not saved over {path}",
+                            step)
     tmp = path.with_name(f".{tag}.tmp.weights.h5")
     trainer.save_weights(tmp)
     os.replace(tmp, path)

@@ -1,12 +1,16 @@
 """Fitting a trainer inside a run directory: resume, callbacks, interrupt-safe checkpoints."""
 
+import contextlib
+import json
 import math
+import signal
 import sys
+import threading
 
 import tensorflow as tf
 
 from kerasgan import callbacks as cb
-from kerasgan.errors import UserError
+from kerasgan.errors import NonFiniteLoss, UserError
 from kerasgan.runs import restore_checkpoint, save_checkpoint, trainer_step
 
 
@@ -29,6 +33,14 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
 
     `dataset_at(step)` returns the input pipeline positioned at `step`. Ctrl-C saves a
     checkpoint before exiting, so no finished step is lost. Returns the steps trained now.
+
+    A NaN or infinite loss (or weights about to be checkpointed) raises NonFiniteLoss
+    naming the step; the run's last finite checkpoint is kept, never overwritten, and the
+    caller never reaches its export.
+
+    SIGTERM (`docker stop`, a scheduler's preemption) is handled like Ctrl-C while `fit`
+    runs: it saves a checkpoint and exits with status 143 (128 + SIGTERM); Ctrl-C exits
+    with 130 (128 + SIGINT).
     """
     start = restore_checkpoint(trainer, run) if resume else 0
     if resume:
@@ -37,20 +49,68 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
         print(f"{run.root} already reached step {start} (>= {steps}); nothing to train")
         return 0
     try:
-        trainer.fit(
-            dataset_at(start),
-            epochs=math.ceil(steps / steps_per_epoch),
-            initial_epoch=start // steps_per_epoch,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=[*callbacks, cb.StopAtStep(steps)],
-            shuffle=False,
-            verbose=verbose,
-        )
-    except KeyboardInterrupt:
-        path = save_checkpoint(trainer, run)
-        print(f"\ninterrupted at step {trainer_step(trainer)}; saved {path}; add --resume to continue",
-              file=sys.stderr)
-        raise SystemExit(130) from None
+        with _sigterm_as_interrupt():
+            try:
+                trainer.fit(
+                    dataset_at(start),
+                    epochs=math.ceil(steps / steps_per_epoch),
+                    initial_epoch=start // steps_per_epoch,
+                    steps_per_epoch=steps_per_epoch,
+                    callbacks=[cb.StopOnNonFinite(), *callbacks, cb.StopAtStep(steps)],
+                    shuffle=False,
+                    verbose=verbose,
+                )
+            except KeyboardInterrupt as interrupt:
+                _set_sigterm(signal.SIG_IGN)  # a second SIGTERM must not cut the save short
+                path = save_checkpoint(trainer, run)  # NonFiniteLoss if the weights are not finite
+                terminated = isinstance(interrupt, Terminated)
+                print(f"\ninterrupted at step {trainer_step(trainer)}{' (SIGTERM)' if terminated else ''}; "
+                      f"saved {path}; add --resume to continue", file=sys.stderr)
+                raise SystemExit(143 if terminated else 130) from None
+    except NonFiniteLoss as error:
+        raise _diverged(error, run) from None
     except tf.errors.ResourceExhaustedError:
         raise UserError("out of memory: lower --batch-size or --image-size") from None
     return trainer_step(trainer) - start
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread during `fit` so that it saves like Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _set_sigterm(handler):
+    """signal.signal(SIGTERM, handler) in the main thread (only it may); the previous handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.signal(signal.SIGTERM, handler)
+    return signal.SIG_DFL if previous is None else previous  # None: set outside Python
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Turns SIGTERM into `Terminated` for the block; restores the previous handler after."""
+    previous = _set_sigterm(_raise_terminated)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            _set_sigterm(previous)
+
+
+def _diverged(error, run):
+    """`error` with what was kept: the run's last (finite) checkpoint, if any."""
+    path = run.checkpoint_path()
+    if path.exists():
+        try:
+            saved = f"step {json.loads(path.with_suffix('').with_suffix('.json').read_text())['step']}"
+        except (OSError, ValueError, KeyError):
+            saved = "an earlier step"
+        kept = f"kept the last finite checkpoint {path} ({saved})"
+    else:
+        kept = "no checkpoint was written"
+    return NonFiniteLoss(f"{error}; stopped, {kept}, nothing exported: lower --lr or resume with other flags",
+                         error.step)

@@ -33,13 +33,14 @@ def _one_line_warning(message, category, filename, lineno, line=None):
 
 
 def run_main(main, argv=None):
-    """Runs `main(argv)`, turning a UserError into one line on stderr and exit status 2."""
+    """Runs `main(argv)`, turning a UserError into one line on stderr and exit status 2
+    (or the error's own `exit_code`: 3 for NonFiniteLoss, a diverged training run)."""
     warnings.formatwarning = _one_line_warning
     try:
         return main(argv)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise SystemExit(getattr(error, "exit_code", 2)) from None
 
 
 def positive_int(text):

@@ -277,7 +277,7 @@ class GAN(Recipe):
                  f"checkpoint:  {run.checkpoint_path()}")
         if config.interpolate:
             gif = cb.interpolation_gif(trainer.generator, run.root / "interpolation.gif", config.noise_dim,
-                                       seed=config.seed)
+                                       seed=config.seed, latent=config.latent)
             self.log(f"interpolation: {gif}")
         if not config.no_export and trained:
             scores = fid.last_scores or {} if fid is not None else {}
