@@ -191,7 +191,7 @@ def main(argv=None):
         callbacks.append(fid)
 
     def dataset_at(step):
-        return scale.distribute(make_dataset(data.images, args.image_size, args.batch_size, args.data_preprocess,
+        return scale.distribute(make_dataset(data.images, args.image_size, args.batch_size * trainer.real_batches_per_step, args.data_preprocess,
                                              args.seed, step, labels=labels), strategy)
 
     trained = fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, args.resume, args.verbose)

@@ -27,6 +27,9 @@ class BEGANTrainer(GANTrainer):
     rule is BEGAN's own.
     """
 
+    # One update of each net per step, both on the step's one real batch.
+    real_batches_per_step = 1
+
     def __init__(self, generator, discriminator, gamma=0.5, lambda_k=1e-3, k_initial=0.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         self.gamma = gamma

@@ -97,6 +97,26 @@ def split_batch(outputs, parts):
     return [piece(i) for i in range(parts)]
 
 
+def critic_slices(batch, parts):
+    """`parts` equal real batches for the critic updates of one step, cut from one batch.
+
+    Slice i holds rows i, i + parts, i + 2 * parts, ... (the remainder of a batch that does
+    not divide is left out). Interleaved rather than contiguous so that the slices stay the
+    same under tf.distribute: each replica receives a contiguous chunk of the global batch,
+    and row i + parts * k of replica r's chunk is row i + parts * (r * B / N + k) of the
+    global batch, so the N replicas' slice i together are exactly one device's slice i, in
+    the order draw_for_replica deals out the noise. Works on tensors and dicts of tensors.
+    """
+    if parts == 1:
+        return [batch]
+    size = ops.shape(keras.tree.flatten(batch)[0])[0] // parts
+
+    def piece(i):
+        return keras.tree.map_structure(lambda t: t[i:i + parts * size:parts], batch)
+
+    return [piece(i) for i in range(parts)]
+
+
 class TwoOptimizerTrainer(keras.Model):
     """What every kerasgan trainer shares: a generator side and a discriminator side, each
     with its own optimizer, `keras.metrics.Mean` trackers, and a step counter.
@@ -117,6 +137,10 @@ class TwoOptimizerTrainer(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    # How many real batches one training step consumes; the recipe multiplies the pipeline's
+    # batch size by it. Trainers that draw a fresh real batch per critic update say more.
+    real_batches_per_step = 1
 
     @property
     def step(self):
@@ -158,6 +182,13 @@ class GANTrainer(TwoOptimizerTrainer):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # The sub-models are built already; without this Keras refuses to save weights.
         self.built = True
+
+    @property
+    def real_batches_per_step(self):
+        """Real batches per step: one per critic update, as WGAN and WGAN-GP's algorithms
+        draw a fresh real batch for each of the n_critic updates. The pipeline's batch is
+        this many times the batch size; `train_step` deals it out with `critic_slices`."""
+        return max(self.n_critic, 1)
 
     @property
     def generator_weights(self):
@@ -299,10 +330,15 @@ class GANTrainer(TwoOptimizerTrainer):
         return real, None
 
     def train_step(self, data):
+        """n_critic D updates, each on its own slice of the real batch (which holds
+        `real_batches_per_step` batches), then G's update with the last D update's fakes."""
         real, labels = self.unpack(data)
-        for _ in range(self.n_critic - 1):
-            self.d_step(real, labels)
-        self.fused_step(real, labels)
+        parts = self.real_batches_per_step
+        reals = critic_slices(real, parts)
+        label_parts = critic_slices(labels, parts) if labels is not None else [None] * parts
+        for i in range(self.n_critic - 1):
+            self.d_step(reals[i], label_parts[i])
+        self.fused_step(reals[-1], label_parts[-1])
         if self.clip_value is not None:
             # Spectral normalization writes W / sigma into D's kernels on every training call,
             # the G step's included: clip again so every step ends inside [-c, c].
