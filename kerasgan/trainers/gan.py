@@ -14,6 +14,7 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
+from kerasgan.scale import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
 
 LATENT_PRIORS = ("normal", "uniform")
 # Least squares targets (a, b, c): D pushes fake to a and real to b, G pushes fake to c.
@@ -25,25 +26,12 @@ def global_mean(per_example):
     """Sum over the local batch divided by the *global* batch size.
 
     Under a tf.distribute strategy the replicas' gradients are summed, so dividing by the
-    global batch makes the result equal to the single-device mean.
+    global batch makes the result equal to the single-device mean. The value itself is this
+    replica's share of that mean: log `replica_sum` of it.
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     batch = ops.cast(ops.shape(per_example)[0] * replicas, per_example.dtype)
     return ops.sum(per_example) / batch
-
-
-def draw_for_replica(draw, batch):
-    """`draw(n)` for this replica's `batch` rows, cut from one draw for the global batch.
-
-    Replicas share the RNG state, so each would otherwise draw the same numbers; slicing one
-    global draw gives N replicas exactly the noise one device draws for the same global batch.
-    """
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync if context is not None else 1
-    if replicas == 1:
-        return draw(batch)
-    start = context.replica_id_in_sync_group * batch
-    return tf.gather(draw(batch * replicas), tf.range(batch) + start)
 
 
 def saved_seed_generator(model, seed):
@@ -255,7 +243,7 @@ class GANTrainer(TwoOptimizerTrainer):
         alpha = draw_for_replica(lambda n: keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator),
                                  ops.shape(real)[0])
         penalty = losses.gradient_penalty(critic, real, fake, alpha)
-        self.trackers["gp"].update_state(ops.mean(penalty))
+        self.trackers["gp"].update_state(replica_mean(ops.mean(penalty)))
         return self.gp_weight * penalty
 
     def update_discriminator(self, tape, loss):
@@ -273,9 +261,10 @@ class GANTrainer(TwoOptimizerTrainer):
         apply_loss(self.g_optimizer, tape, loss, self.generator.trainable_variables)
 
     def track_d(self, loss, real_logits, fake_logits):
-        self.trackers["d_loss"].update_state(loss)
-        self.trackers["d_real"].update_state(ops.mean(real_logits))
-        self.trackers["d_fake"].update_state(ops.mean(fake_logits))
+        """Logs the global batch's values on every replica (one device's numbers)."""
+        self.trackers["d_loss"].update_state(replica_sum(loss))
+        self.trackers["d_real"].update_state(replica_mean(ops.mean(real_logits)))
+        self.trackers["d_fake"].update_state(replica_mean(ops.mean(fake_logits)))
 
     def draw_codes(self, batch, labels=None):
         """What G is given besides noise: the batch's labels here (None when unconditional);
@@ -303,7 +292,7 @@ class GANTrainer(TwoOptimizerTrainer):
         """G's loss for its images `fake`, drawn for `codes`, under the current D."""
         fake_logits = self.critic(self.augment(fake), codes)
         loss = global_mean(losses.g_loss(self.loss_kind, fake_logits, self.g_target))
-        self.trackers["g_loss"].update_state(loss)
+        self.trackers["g_loss"].update_state(replica_sum(loss))
         return loss
 
     def fused_step(self, real, labels=None):
