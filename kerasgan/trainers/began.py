@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgan import losses
-from kerasgan.trainers.gan import GANTrainer, global_mean
+from kerasgan.trainers.gan import GANTrainer, global_mean, replica_sum
 
 
 class BEGANTrainer(GANTrainer):
@@ -62,9 +62,13 @@ class BEGANTrainer(GANTrainer):
         # stop_gradient: D's update sees L(G(z)) through D's weights alone.
         self.update_discriminator(d_tape, d_loss)
         self.update_generator(g_tape, g_loss)
+        # The losses above are this replica's shares (gradients are summed over replicas);
+        # the control and the logs need the global batch's values, the same on every replica.
+        d_loss_global = replica_sum(d_loss)  # uses k_t before its update, as the gradient did
+        loss_real, loss_fake = replica_sum(loss_real), replica_sum(loss_fake)
         self.k.assign(self.next_k(loss_real, loss_fake))
         measure = loss_real + ops.abs(self.gamma * loss_real - loss_fake)
-        for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("loss_real", loss_real),
+        for name, value in (("d_loss", d_loss_global), ("g_loss", loss_fake), ("loss_real", loss_real),
                             ("loss_fake", loss_fake), ("k", self.k), ("m_global", measure)):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
