@@ -39,5 +39,8 @@ def test_two_replicas_update_and_log_as_one_device(report, case):
                    "per-replica statistics and ignores `synchronized`; needs `and not self.synchronized` in its "
                    "fused condition (nets/layers.py)")
 def test_dcgan_fused_batch_norm_synchronizes_across_replicas(report):
+    # With that change the difference is 2.5e-5 (Adam at lr 1e-2 magnifies the one-pass
+    # E[x^2] - E[x]^2 variance's round-off); per-replica statistics give 4e-2.
     result = report["dcgan_fused_bn"]
-    assert result["weights"] < 1e-5, result
+    assert result["weights"] < 1e-4, result
+    assert result["logs"] < 1e-5, result
