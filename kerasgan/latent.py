@@ -4,11 +4,21 @@ Sample grids, FID, `generate` and `evaluate` all draw through here, so a checkpo
 export given the same seed make the same images.
 """
 
+import re
+
 import numpy as np
 
 from kerasgan.errors import UserError
 
 LATENT_PRIORS = ("normal", "uniform")
+# A label attribute becomes a named generator input beside these.
+RESERVED_NAMES = ("noise", "image", "continuous")
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def is_valid_attribute(name):
+    """Whether `name` can name a label attribute: an identifier that no other input uses."""
+    return bool(_ATTRIBUTE_NAME.fullmatch(name)) and name not in RESERVED_NAMES
 
 
 def draw_noise(rng, shape, latent="normal"):

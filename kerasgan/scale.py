@@ -5,7 +5,10 @@
 
 Networks and optimizers are built inside `strategy.scope()`; Keras' fit distributes the
 tf.data batches (each global batch split across replicas) and the trainers divide their
-losses by the global batch size, so N replicas compute the same update as one device.
+losses by the global batch size. Random draws inside the step (noise, codes, DiffAugment,
+the CycleGAN image pools) are cut from one draw for the global batch, logged losses and
+BEGAN's k_t are summed over replicas, and under a multi-replica strategy batch norm layers
+are synchronized, so N replicas compute the same update as one device.
 """
 
 import os
@@ -89,6 +92,73 @@ def use_xla(strategy, wanted):
     return wanted
 
 
+# -- inside a train step: one device's numbers on N replicas -------------------------------
+def _replica_context():
+    """The replica context when more than one replica is in sync, else None."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    return context
+
+
+def draw_for_replica(draw, batch):
+    """`draw(n)` for this replica's `batch` rows, cut from one draw for the global batch.
+
+    Replicas share the RNG state, so each would otherwise draw the same numbers; slicing one
+    global draw gives N replicas exactly the noise one device draws for the same global batch.
+    """
+    context = _replica_context()
+    if context is None:
+        return draw(batch)
+    start = context.replica_id_in_sync_group * batch
+    return tf.gather(draw(batch * context.num_replicas_in_sync), tf.range(batch) + start)
+
+
+def replica_sum(value):
+    """`value` summed over the replicas (unchanged on one device or outside a step).
+
+    A loss reduced with the global batch (trainers/gan.py's `global_mean`) is, on each
+    replica, that replica's share of the loss; its sum over replicas is the loss one device
+    computes for the same global batch. Gradients are summed by the optimizer; values that
+    are logged or that drive a control (BEGAN's k_t) need this sum.
+    """
+    context = _replica_context()
+    return value if context is None else context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def replica_mean(value):
+    """`value` averaged over the replicas: a per-replica mean (of logits, say) becomes the
+    mean over the global batch, since every replica holds an equal share of it."""
+    context = _replica_context()
+    return value if context is None else context.all_reduce(tf.distribute.ReduceOp.MEAN, value)
+
+
+def gather_replicas(value):
+    """The global batch: every replica's `value` [B, ...] concatenated along axis 0, in
+    replica order (unchanged on one device). Returns (global value, this replica's first
+    row); B must be static, and so is the global value's first dimension."""
+    context = _replica_context()
+    if context is None:
+        return value, 0
+    replicas = context.num_replicas_in_sync
+    gathered = context.all_gather(value, axis=0)
+    gathered = tf.ensure_shape(gathered, [value.shape[0] * replicas, *value.shape[1:]])
+    return gathered, context.replica_id_in_sync_group * value.shape[0]
+
+
+def synchronize_batch_norm(model):
+    """Makes every batch norm layer of `model` compute its statistics over the global batch
+    (Keras' `synchronized=True`: sums all-reduced across replicas). Without it each replica
+    normalizes its own share of the batch, and N replicas train a batch-norm network
+    differently from one device. Returns the number of layers changed."""
+    count = 0
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized:
+            layer.synchronized = True
+            count += 1
+    return count
+
+
 def wrap_optimizer(optimizer, precision):
     """float16 needs loss scaling; Keras only wraps the single optimizer given to compile,
     so each of a GAN's optimizers is wrapped here."""
@@ -118,6 +188,8 @@ def build_trainer(args, build, make_optimizers):
     xla = use_xla(strategy, xla_wanted(args.xla))
     with strategy.scope():
         trainer = build()
+        if strategy.num_replicas_in_sync > 1:
+            synchronize_batch_norm(trainer)  # the global batch's statistics, as on one device
         g_optimizer, d_optimizer = (wrap_optimizer(o, args.precision) for o in make_optimizers())
         trainer.compile(g_optimizer, d_optimizer, jit_compile=xla)
     check_xla(trainer, xla)

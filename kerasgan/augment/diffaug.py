@@ -5,12 +5,16 @@ in both the D and the G update, so G receives gradients through the augmentation
 only from ops XLA compiles (random draws, arithmetic, gather): no bicubic resize, no
 projective transform.
 Images are float [B, H, W, C] in [-1, 1]; translation and cutout fill with 0, as the paper's
-code does. `seed` is a `keras.random.SeedGenerator`.
+code does. `seed` is a `keras.random.SeedGenerator`. Every draw goes through
+`draw_for_replica`: under a tf.distribute strategy each replica takes its rows of one draw
+for the global batch, so N replicas augment exactly as one device does.
 """
 
 import keras
 import tensorflow as tf
 from keras import ops
+
+from kerasgan.scale import draw_for_replica
 
 POLICIES = ("color", "translation", "cutout")
 
@@ -27,7 +31,13 @@ def parse_policy(text):
 
 
 def _per_image_uniform(x, seed, low=0.0, high=1.0):
-    return keras.random.uniform((ops.shape(x)[0], 1, 1, 1), low, high, dtype=x.dtype, seed=seed)
+    return draw_for_replica(lambda n: keras.random.uniform((n, 1, 1, 1), low, high, dtype=x.dtype, seed=seed),
+                            ops.shape(x)[0])
+
+
+def _per_image_randint(x, seed, shape, low, high):
+    """Integers in [low, high) of shape [B, *shape], one draw per image."""
+    return draw_for_replica(lambda n: keras.random.randint((n, *shape), low, high, seed=seed), ops.shape(x)[0])
 
 
 def rand_brightness(x, seed):
@@ -64,21 +74,19 @@ def _shift(x, offsets, axis):
 
 def rand_translation(x, seed, ratio=0.125):
     """Translates each image by up to `ratio` of its size in each direction, zero fill."""
-    batch = ops.shape(x)[0]
     height, width = x.shape[1], x.shape[2]
     max_dy, max_dx = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    dy = keras.random.randint((batch,), -max_dy, max_dy + 1, seed=seed)
-    dx = keras.random.randint((batch,), -max_dx, max_dx + 1, seed=seed)
+    dy = _per_image_randint(x, seed, (), -max_dy, max_dy + 1)
+    dx = _per_image_randint(x, seed, (), -max_dx, max_dx + 1)
     return _shift(_shift(x, dy, axis=1), dx, axis=2)
 
 
 def rand_cutout(x, seed, ratio=0.5):
     """Zeroes one square of side `ratio` * size per image, centred anywhere (may clip)."""
-    batch = ops.shape(x)[0]
     height, width = x.shape[1], x.shape[2]
     cut_h, cut_w = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    top = keras.random.randint((batch, 1), 0, height + (1 - cut_h % 2), seed=seed) - cut_h // 2
-    left = keras.random.randint((batch, 1), 0, width + (1 - cut_w % 2), seed=seed) - cut_w // 2
+    top = _per_image_randint(x, seed, (1,), 0, height + (1 - cut_h % 2)) - cut_h // 2
+    left = _per_image_randint(x, seed, (1,), 0, width + (1 - cut_w % 2)) - cut_w // 2
     rows = ops.arange(height)[None, :]
     cols = ops.arange(width)[None, :]
     in_rows = (rows >= top) & (rows < top + cut_h)  # [B, H]

@@ -29,14 +29,9 @@ import numpy as np
 
 from kerasgan.data.folder import list_images, load_files, spread
 from kerasgan.errors import UserError
+from kerasgan.latent import RESERVED_NAMES, is_valid_attribute
 
 SUBFOLDER_ATTRIBUTE = "label"
-RESERVED_NAMES = ("noise", "image", "continuous")
-_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def is_valid_attribute(name):
-    return bool(_ATTRIBUTE_NAME.fullmatch(name)) and name not in RESERVED_NAMES
 
 
 def _check_attribute(name, where):

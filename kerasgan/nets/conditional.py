@@ -14,7 +14,7 @@ larger embeddings collapsed modes in the anime-face report.
 import keras
 from keras import layers
 
-from kerasgan.data.labels import RESERVED_NAMES, is_valid_attribute
+from kerasgan.latent import RESERVED_NAMES, is_valid_attribute
 from kerasgan.nets import dcgan, mlp
 
 

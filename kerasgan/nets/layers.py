@@ -57,12 +57,13 @@ class BatchNormalization(layers.BatchNormalization):
     another, which made the DCGAN-64 step about 7% faster on a CPU. Same weights, outputs
     and moving statistics (the kernel returns the unbiased variance; the moving average
     keeps Keras' biased one), and the same class name, under which Keras files the weights.
-    Inference, masks, renorm and other layouts run Keras' own code.
+    Inference, masks, renorm, synchronized statistics and other layouts run Keras' own code.
     """
 
     def call(self, inputs, training=None, mask=None):
         fused = (training and self.trainable and mask is None and len(inputs.shape) == 4
-                 and self.axis in (-1, 3) and self.scale and self.center and not self.renorm)
+                 and self.axis in (-1, 3) and self.scale and self.center and not self.renorm
+                 and not self.synchronized)  # synchronized: Keras' all-reduced statistics (tf.distribute)
         if not fused:
             return super().call(inputs, training=training, mask=mask)
         x = ops.cast(inputs, "float32")  # as Keras: half-precision statistics overflow

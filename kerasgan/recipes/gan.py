@@ -238,10 +238,13 @@ class GAN(Recipe):
         if config.needs_labels:
             attributes = config.info_supervised if config.model == "infogan" else config.attributes
             labels, label_names = select_labels(data, attributes)
-        if len(data.images) < config.batch_size:
-            raise UserError(f"{len(data.images)} images is fewer than --batch-size {config.batch_size}")
-        steps_per_epoch = len(data.images) // config.batch_size
-        total = total_steps(config.steps, config.epochs, len(data.images), config.batch_size)
+        # WGAN critics draw a fresh real batch for each of their n_critic updates.
+        per_step = config.batch_size * (1 if config.model == "began" else config.n_critic)
+        if len(data.images) < per_step:
+            raise UserError(f"{len(data.images)} images is fewer than the {per_step} a step reads (--batch-size "
+                            f"{config.batch_size} x --n-critic {config.n_critic}): lower them or add images")
+        steps_per_epoch = len(data.images) // per_step
+        total = total_steps(config.steps, config.epochs, len(data.images), per_step)
         name = config.name or config.default_name(dataset_name(config))
         facts = {"steps_total": total, "images": len(data.images), "dataset_name": data.name,
                  "label_names": label_names}
@@ -268,7 +271,7 @@ class GAN(Recipe):
         def dataset_at(step):
             from kerasgan import scale
 
-            return scale.distribute(make_dataset(data.images, config.image_size, config.batch_size,
+            return scale.distribute(make_dataset(data.images, config.image_size, per_step,
                                                  config.data_preprocess, config.seed, step, labels=labels),
                                     self.strategy)
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgan import losses
-from kerasgan.trainers.gan import GANTrainer, global_mean
+from kerasgan.trainers.gan import GANTrainer, global_mean, replica_sum
 
 
 class BEGANTrainer(GANTrainer):
@@ -26,6 +26,9 @@ class BEGANTrainer(GANTrainer):
     Reuses GANTrainer's noise prior, DiffAugment, optimizers and step counting; the update
     rule is BEGAN's own.
     """
+
+    # One update of each net per step, both on the step's one real batch.
+    real_batches_per_step = 1
 
     def __init__(self, generator, discriminator, gamma=0.5, lambda_k=1e-3, k_initial=0.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
@@ -59,9 +62,13 @@ class BEGANTrainer(GANTrainer):
         # stop_gradient: D's update sees L(G(z)) through D's weights alone.
         self.update_discriminator(d_tape, d_loss)
         self.update_generator(g_tape, g_loss)
+        # The losses above are this replica's shares (gradients are summed over replicas);
+        # the control and the logs need the global batch's values, the same on every replica.
+        d_loss_global = replica_sum(d_loss)  # uses k_t before its update, as the gradient did
+        loss_real, loss_fake = replica_sum(loss_real), replica_sum(loss_fake)
         self.k.assign(self.next_k(loss_real, loss_fake))
         measure = loss_real + ops.abs(self.gamma * loss_real - loss_fake)
-        for name, value in (("d_loss", d_loss), ("g_loss", g_loss), ("loss_real", loss_real),
+        for name, value in (("d_loss", d_loss_global), ("g_loss", loss_fake), ("loss_real", loss_real),
                             ("loss_fake", loss_fake), ("k", self.k), ("m_global", measure)):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

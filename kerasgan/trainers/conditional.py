@@ -22,7 +22,7 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.images import make_grid, to_uint8
-from kerasgan.trainers.gan import GANTrainer, draw_for_replica, global_mean
+from kerasgan.trainers.gan import GANTrainer, draw_for_replica, global_mean, replica_mean
 
 
 class ConditionalGANTrainer(GANTrainer):
@@ -93,7 +93,7 @@ class ConditionalGANTrainer(GANTrainer):
             loss = global_mean(per_example)
         self.update_discriminator(tape, loss)
         self.track_d(loss, real_logits, fake_logits)
-        self.trackers["d_mismatch"].update_state(ops.mean(wrong_logits))
+        self.trackers["d_mismatch"].update_state(replica_mean(ops.mean(wrong_logits)))
 
 
 # -- sample grids --------------------------------------------------------------------------

@@ -18,7 +18,9 @@ from keras import ops
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
 from kerasgan.images import make_grid, to_uint8
-from kerasgan.trainers.gan import TwoOptimizerTrainer, apply_loss, global_mean, has_batch_norm, saved_seed_generator
+from kerasgan.scale import gather_replicas
+from kerasgan.trainers.gan import (TwoOptimizerTrainer, apply_loss, global_mean, has_batch_norm, replica_sum,
+                                   saved_seed_generator)
 
 CYCLE_ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge")
 
@@ -32,6 +34,9 @@ class ImagePool(keras.layers.Layer):
     otherwise return the new image. Images are taken one after another in the batch, so two
     that pick the same slot behave as if queried in turn. XLA-compatible: the only Python
     loop runs over the (static) batch size, and decisions are made with tensor selects.
+    Under a tf.distribute strategy every replica runs the query on the gathered global batch
+    (the same draws, the same pool) and returns its own rows, so N replicas keep the pool
+    exactly as one device does.
     """
 
     def __init__(self, size=50, image_shape=(64, 64, 3), **kwargs):
@@ -50,21 +55,30 @@ class ImagePool(keras.layers.Layer):
         batch = images.shape[0]
         if batch is None:
             raise ValueError("ImagePool needs a static batch size (batch with drop_remainder=True)")
-        swap = keras.random.uniform((batch,), seed=seed) < 0.5
-        slots = keras.random.randint((batch,), 0, self.size, seed=seed)
-        return ops.stack([self._exchange(images[i], swap[i], slots[i]) for i in range(batch)])
+        everything, start = gather_replicas(images)
+        total = everything.shape[0]
+        swap = keras.random.uniform((total,), seed=seed) < 0.5
+        slots = keras.random.randint((total,), 0, self.size, seed=seed)
+        pool, count = ops.convert_to_tensor(self.images), ops.convert_to_tensor(self.count)
+        outputs = []
+        for i in range(total):
+            output, pool, count = self._exchange(pool, count, everything[i], swap[i], slots[i])
+            outputs.append(output)
+        self.images.assign(pool)
+        self.count.assign(count)
+        outputs = ops.stack(outputs)
+        return outputs if total == batch else tf.gather(outputs, tf.range(batch) + start)
 
-    def _exchange(self, image, swap, random_slot):
-        count = ops.convert_to_tensor(self.count)
+    def _exchange(self, pool, count, image, swap, random_slot):
+        """One image through the pool: (returned image, new pool, new count)."""
         filling = count < self.size
         slot = ops.where(filling, count, random_slot)
-        stored = ops.take(self.images, slot, axis=0)
+        stored = ops.take(pool, slot, axis=0)
         swap = ops.logical_and(ops.logical_not(filling), swap)
         # Filling: write the new image to the next slot. Swapping: write it over the old one.
         new_entry = ops.where(ops.logical_or(filling, swap), image, stored)
-        self.images.assign(ops.scatter_update(self.images, ops.reshape(slot, (1, 1)), new_entry[None]))
-        self.count.assign(ops.minimum(count + 1, self.size))
-        return ops.where(swap, stored, image)
+        pool = ops.scatter_update(pool, ops.reshape(slot, (1, 1)), new_entry[None])
+        return ops.where(swap, stored, image), pool, ops.minimum(count + 1, self.size)
 
 
 class CycleGANTrainer(TwoOptimizerTrainer):
@@ -163,7 +177,7 @@ class CycleGANTrainer(TwoOptimizerTrainer):
             loss = global_mean(terms["g_loss"])
         apply_loss(self.g_optimizer, tape, loss, weights)
         for name, value in terms.items():
-            self.trackers[name].update_state(global_mean(value))
+            self.trackers[name].update_state(replica_sum(global_mean(value)))
         return ops.stop_gradient(fake_x), ops.stop_gradient(fake_y)
 
     def d_step(self, real_x, real_y, fake_x, fake_y):
@@ -175,7 +189,7 @@ class CycleGANTrainer(TwoOptimizerTrainer):
             loss = terms["d_x_loss"] + terms["d_y_loss"]  # each D only sees its own term's gradient
         apply_loss(self.d_optimizer, tape, loss, weights)
         for name, value in terms.items():
-            self.trackers[name].update_state(value)
+            self.trackers[name].update_state(replica_sum(value))
 
     def train_step(self, data):
         real_x, real_y = data

@@ -14,6 +14,7 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
+from kerasgan.scale import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
 
 LATENT_PRIORS = ("normal", "uniform")
 # Least squares targets (a, b, c): D pushes fake to a and real to b, G pushes fake to c.
@@ -25,25 +26,12 @@ def global_mean(per_example):
     """Sum over the local batch divided by the *global* batch size.
 
     Under a tf.distribute strategy the replicas' gradients are summed, so dividing by the
-    global batch makes the result equal to the single-device mean.
+    global batch makes the result equal to the single-device mean. The value itself is this
+    replica's share of that mean: log `replica_sum` of it.
     """
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     batch = ops.cast(ops.shape(per_example)[0] * replicas, per_example.dtype)
     return ops.sum(per_example) / batch
-
-
-def draw_for_replica(draw, batch):
-    """`draw(n)` for this replica's `batch` rows, cut from one draw for the global batch.
-
-    Replicas share the RNG state, so each would otherwise draw the same numbers; slicing one
-    global draw gives N replicas exactly the noise one device draws for the same global batch.
-    """
-    context = tf.distribute.get_replica_context()
-    replicas = context.num_replicas_in_sync if context is not None else 1
-    if replicas == 1:
-        return draw(batch)
-    start = context.replica_id_in_sync_group * batch
-    return tf.gather(draw(batch * replicas), tf.range(batch) + start)
 
 
 def saved_seed_generator(model, seed):
@@ -97,6 +85,26 @@ def split_batch(outputs, parts):
     return [piece(i) for i in range(parts)]
 
 
+def critic_slices(batch, parts):
+    """`parts` equal real batches for the critic updates of one step, cut from one batch.
+
+    Slice i holds rows i, i + parts, i + 2 * parts, ... (the remainder of a batch that does
+    not divide is left out). Interleaved rather than contiguous so that the slices stay the
+    same under tf.distribute: each replica receives a contiguous chunk of the global batch,
+    and row i + parts * k of replica r's chunk is row i + parts * (r * B / N + k) of the
+    global batch, so the N replicas' slice i together are exactly one device's slice i, in
+    the order draw_for_replica deals out the noise. Works on tensors and dicts of tensors.
+    """
+    if parts == 1:
+        return [batch]
+    size = ops.shape(keras.tree.flatten(batch)[0])[0] // parts
+
+    def piece(i):
+        return keras.tree.map_structure(lambda t: t[i:i + parts * size:parts], batch)
+
+    return [piece(i) for i in range(parts)]
+
+
 class TwoOptimizerTrainer(keras.Model):
     """What every kerasgan trainer shares: a generator side and a discriminator side, each
     with its own optimizer, `keras.metrics.Mean` trackers, and a step counter.
@@ -117,6 +125,10 @@ class TwoOptimizerTrainer(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    # How many real batches one training step consumes; the recipe multiplies the pipeline's
+    # batch size by it. Trainers that draw a fresh real batch per critic update say more.
+    real_batches_per_step = 1
 
     @property
     def step(self):
@@ -158,6 +170,13 @@ class GANTrainer(TwoOptimizerTrainer):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # The sub-models are built already; without this Keras refuses to save weights.
         self.built = True
+
+    @property
+    def real_batches_per_step(self):
+        """Real batches per step: one per critic update, as WGAN and WGAN-GP's algorithms
+        draw a fresh real batch for each of the n_critic updates. The pipeline's batch is
+        this many times the batch size; `train_step` deals it out with `critic_slices`."""
+        return max(self.n_critic, 1)
 
     @property
     def generator_weights(self):
@@ -224,7 +243,7 @@ class GANTrainer(TwoOptimizerTrainer):
         alpha = draw_for_replica(lambda n: keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator),
                                  ops.shape(real)[0])
         penalty = losses.gradient_penalty(critic, real, fake, alpha)
-        self.trackers["gp"].update_state(ops.mean(penalty))
+        self.trackers["gp"].update_state(replica_mean(ops.mean(penalty)))
         return self.gp_weight * penalty
 
     def update_discriminator(self, tape, loss):
@@ -242,9 +261,10 @@ class GANTrainer(TwoOptimizerTrainer):
         apply_loss(self.g_optimizer, tape, loss, self.generator.trainable_variables)
 
     def track_d(self, loss, real_logits, fake_logits):
-        self.trackers["d_loss"].update_state(loss)
-        self.trackers["d_real"].update_state(ops.mean(real_logits))
-        self.trackers["d_fake"].update_state(ops.mean(fake_logits))
+        """Logs the global batch's values on every replica (one device's numbers)."""
+        self.trackers["d_loss"].update_state(replica_sum(loss))
+        self.trackers["d_real"].update_state(replica_mean(ops.mean(real_logits)))
+        self.trackers["d_fake"].update_state(replica_mean(ops.mean(fake_logits)))
 
     def draw_codes(self, batch, labels=None):
         """What G is given besides noise: the batch's labels here (None when unconditional);
@@ -272,7 +292,7 @@ class GANTrainer(TwoOptimizerTrainer):
         """G's loss for its images `fake`, drawn for `codes`, under the current D."""
         fake_logits = self.critic(self.augment(fake), codes)
         loss = global_mean(losses.g_loss(self.loss_kind, fake_logits, self.g_target))
-        self.trackers["g_loss"].update_state(loss)
+        self.trackers["g_loss"].update_state(replica_sum(loss))
         return loss
 
     def fused_step(self, real, labels=None):
@@ -299,10 +319,15 @@ class GANTrainer(TwoOptimizerTrainer):
         return real, None
 
     def train_step(self, data):
+        """n_critic D updates, each on its own slice of the real batch (which holds
+        `real_batches_per_step` batches), then G's update with the last D update's fakes."""
         real, labels = self.unpack(data)
-        for _ in range(self.n_critic - 1):
-            self.d_step(real, labels)
-        self.fused_step(real, labels)
+        parts = self.real_batches_per_step
+        reals = critic_slices(real, parts)
+        label_parts = critic_slices(labels, parts) if labels is not None else [None] * parts
+        for i in range(self.n_critic - 1):
+            self.d_step(reals[i], label_parts[i])
+        self.fused_step(reals[-1], label_parts[-1])
         if self.clip_value is not None:
             # Spectral normalization writes W / sigma into D's kernels on every training call,
             # the G step's included: clip again so every step ends inside [-c, c].

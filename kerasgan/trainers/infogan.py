@@ -20,7 +20,7 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.images import make_grid, to_uint8
-from kerasgan.trainers.gan import GANTrainer, draw_for_replica, global_mean
+from kerasgan.trainers.gan import GANTrainer, draw_for_replica, global_mean, replica_mean, replica_sum
 
 CONTINUOUS_LOSSES = ("gaussian", "mse")
 
@@ -124,12 +124,12 @@ class InfoGANTrainer(GANTrainer):
         info = global_mean(self.info_loss(outputs, codes))
         adversarial = global_mean(losses.g_loss(self.loss_kind, outputs["logit"], self.g_target))
         loss = adversarial + self.info_weight * info
-        self.trackers["g_loss"].update_state(loss)
-        self.trackers["info_loss"].update_state(info)
+        self.trackers["g_loss"].update_state(replica_sum(loss))
+        self.trackers["info_loss"].update_state(replica_sum(info))
         if self.categorical:
             first = next(iter(self.categorical))
             hits = ops.cast(ops.argmax(outputs[first], axis=-1), "int32") == ops.cast(codes[first], "int32")
-            self.trackers["q_accuracy"].update_state(ops.mean(ops.cast(hits, "float32")))
+            self.trackers["q_accuracy"].update_state(replica_mean(ops.mean(ops.cast(hits, "float32"))))
         return loss
 
 
