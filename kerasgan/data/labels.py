@@ -22,7 +22,6 @@ Attribute names become model input names: letters, digits and _, not starting wi
 """
 
 import csv
-import re
 from pathlib import Path
 
 import numpy as np
