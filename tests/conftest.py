@@ -13,6 +13,12 @@ import kerasgan  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def script_env(**extra):
+    """The environment for a Python subprocess that imports kerasgan from this checkout."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **extra}
+
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 

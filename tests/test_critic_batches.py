@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import train_dcgan
+from kerasgan.commands import train_gan as train_dcgan
+from kerasgan.recipes import load_run
 from kerasgan.data import pipeline
 from kerasgan.nets import conditional, dcgan, infogan
 from kerasgan.trainers.began import BEGANTrainer
@@ -139,12 +140,7 @@ def test_the_recipe_reads_n_critic_batches_per_step_and_resumes_exactly(tiny_arg
     assert json.loads((resumed.checkpoints / "latest.json").read_text())["step"] == 4
 
     def weights(run):
-        args = train_dcgan.build_parser().parse_args(common)
-        args.diffaug_policy = ()
-        trainer = train_dcgan.build_trainer(args)
-        trainer.compile(*train_dcgan.optimizers(args, 4))
-        trainer.load_weights(run.checkpoint_path())
-        return [w.numpy() for w in trainer.weights]
+        return [w.numpy() for w in load_run(run.root, quiet=True).trainer.weights]
 
     for x, y in zip(weights(straight), weights(resumed)):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)

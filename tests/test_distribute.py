@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, script_env
 
 SCRIPT = ROOT / "tests" / "scripts" / "distributed_parity.py"
 CASES = ["gan_bn", "wgan_gp_n_critic", "began", "cycle", "dcgan_fused_bn"]
@@ -16,7 +16,8 @@ CASES = ["gan_bn", "wgan_gp_n_critic", "began", "cycle", "dcgan_fused_bn"]
 
 @pytest.fixture(scope="module")
 def report():
-    result = subprocess.run([sys.executable, str(SCRIPT), *CASES], capture_output=True, text=True, timeout=900)
+    result = subprocess.run([sys.executable, str(SCRIPT), *CASES], capture_output=True, text=True, timeout=900,
+                            env=script_env())
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, script_env
 from kerasgan import scale
 from kerasgan.data.pipeline import make_dataset
 from kerasgan.data.shapes import make_shapes
@@ -30,7 +30,7 @@ def free_port():
 def test_mirrored_step_on_two_devices_equals_one_device_step(loss, tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPTS / "mirrored_step.py"), loss,
                              str(tmp_path / "mirrored.weights.h5")],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, env=script_env())
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2 and report["default_is_none"]
@@ -43,7 +43,8 @@ def test_two_multiworker_processes_end_with_identical_weights(tmp_path):
     ports = [str(free_port()), str(free_port())]
     outputs = [tmp_path / f"worker{i}.npz" for i in range(2)]
     workers = [subprocess.Popen([sys.executable, str(SCRIPTS / "multiworker.py"), str(i), *ports, str(outputs[i])],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env())
+               for i in range(2)]
     try:
         errors = [w.communicate(timeout=600)[1] for w in workers]
     finally:

@@ -91,18 +91,41 @@ def rest_predict(host, port, model, body, version=None, timeout=60):
     path = f"/v1/models/{model}" + (f"/versions/{version}" if version else "") + ":predict"
     request = urllib.request.Request(f"http://{host}:{port}{path}", json.dumps(body).encode(),
                                      {"Content-Type": "application/json"})
+    not_serving = (f"{host}:{port} answered, but not as TF Serving's REST API: check --port (TF Serving's REST "
+                   "port is 8501, gRPC 8500) and --host")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return decode_rest_response(json.loads(answer.read()))
+            text = answer.read().decode(errors="replace")
     except urllib.error.HTTPError as error:
-        detail = error.read().decode(errors="replace")
+        detail = _serving_error(error.read().decode(errors="replace"))
+        if detail is None:
+            raise UserError(f"{not_serving} (HTTP {error.code})") from None
         if error.code == 404:
-            raise UserError(f"model {model!r} is not served at {host}:{port} ({detail.strip()}); "
+            raise UserError(f"model {model!r} is not served at {host}:{port} ({detail}); "
                             "check --model and the server's models.config") from None
-        raise UserError(f"TF Serving answered {error.code}: {detail.strip()}") from None
+        raise UserError(f"TF Serving answered {error.code}: {detail}") from None
     except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
         raise UserError(f"no TF Serving REST API at {host}:{port} ({getattr(error, 'reason', error)}); "
                         "start the server (see README, Serving) or check --host/--port") from None
+    try:
+        response = json.loads(text)
+    except ValueError:
+        raise UserError(not_serving) from None
+    if not isinstance(response, dict):
+        raise UserError(not_serving)
+    return decode_rest_response(response)
+
+
+def _serving_error(text):
+    """TF Serving's error message from an error body ({"error": ...}), or None when the body is
+    not TF Serving's (an HTML page from another web server, say)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(body, dict) and "error" in body:
+        return " ".join(str(body["error"]).split())
+    return None
 
 
 # -- gRPC ------------------------------------------------------------------------------

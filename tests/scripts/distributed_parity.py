@@ -7,9 +7,7 @@ in its own process, since logical devices must be set before TensorFlow initiali
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import kerasgan  # noqa: E402,F401
 import keras  # noqa: E402

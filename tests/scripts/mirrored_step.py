@@ -4,9 +4,7 @@ its own process, since logical devices must be set before TensorFlow initialises
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import kerasgan  # noqa: E402,F401
 import keras  # noqa: E402

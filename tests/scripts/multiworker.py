@@ -8,14 +8,12 @@ can check that both workers end with identical weights."""
 import json
 import os
 import sys
-from pathlib import Path
 
 index, port0, port1, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 os.environ["TF_CONFIG"] = json.dumps({
     "cluster": {"worker": [f"localhost:{port0}", f"localhost:{port1}"]},
     "task": {"type": "worker", "index": index},
 })
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import kerasgan  # noqa: E402,F401
 import keras  # noqa: E402
