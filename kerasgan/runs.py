@@ -81,8 +81,9 @@ def open_run(runs_dir, name, config, resume=False):
     """Creates and locks runs_dir/name, or reopens and locks it with `resume`.
 
     Never mixes two runs: a fresh run needs a directory that is absent or empty, a resumed
-    one needs a checkpoint. `config` (a dict) is written to config.json for a fresh run and
-    rewritten on resume, so options a resume may change (steps, logging) are recorded.
+    one needs a checkpoint. `config` (a dict) is written to config.json for a fresh run; a
+    resumed run records it with `record_config` once its checkpoint has loaded, so a resume
+    that fails leaves the run's files as they were.
     """
     run = Run(Path(runs_dir) / name)
     try:
@@ -101,11 +102,17 @@ def open_run(runs_dir, name, config, resume=False):
                             "that folder, or start this run with --name NEW")
         for folder in (run.samples, run.logs, run.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
-        write_json(run.config_path, config)
+        if not resume:
+            write_json(run.config_path, config)
     except BaseException:
         run.unlock()
         raise
     return run
+
+
+def record_config(run, config):
+    """Rewrites config.json (a resumed run records the options it may change: steps, logging)."""
+    write_json(run.config_path, config)
 
 
 def write_json(path, data, sort_keys=False):

@@ -28,11 +28,12 @@ def check_xla(trainer, wanted):
               file=sys.stderr)
 
 
-def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=False, verbose=1):
+def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=False, verbose=1, on_resumed=None):
     """Trains until `trainer.step == steps`, resuming from the run's checkpoint if asked.
 
     `dataset_at(step)` returns the input pipeline positioned at `step`. Ctrl-C saves a
     checkpoint before exiting, so no finished step is lost. Returns the steps trained now.
+    `on_resumed()` runs once a resumed checkpoint has loaded (the recipe records its config).
 
     A NaN or infinite loss (or weights about to be checkpointed) raises NonFiniteLoss
     naming the step; the run's last finite checkpoint is kept, never overwritten, and the
@@ -45,6 +46,8 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
     start = restore_checkpoint(trainer, run) if resume else 0
     if resume:
         print(f"resumed {run.root} at step {start}")
+        if on_resumed is not None:
+            on_resumed()
     if start >= steps:
         print(f"{run.root} already reached step {start} (>= {steps}); nothing to train")
         return 0

@@ -284,7 +284,7 @@ def test_translate_a_folder_keeps_names_and_sizes(shapes_run, tmp_path):
 
 
 def test_translate_names_a_missing_model(tmp_path):
-    with pytest.raises(UserError, match="no SavedModel"):
+    with pytest.raises(UserError, match="no exported model"):
         train_cyclegan.main(["translate", "--model", str(tmp_path), "--input", str(tmp_path),
                              "--output", str(tmp_path / "out")])
 

@@ -80,7 +80,7 @@ def saved_run_files(tmp_path):
 def test_resuming_with_options_that_change_the_run_is_one_line_naming_them(tiny_args, changed, tmp_path):
     train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
     before = saved_run_files(tmp_path)
-    with pytest.raises(UserError, match=f"differ from its config.json: {changed[0]} {changed[1]} ") as error:
+    with pytest.raises(UserError, match=f"differ from its config.json: {changed[0]} ") as error:
         train_dcgan.main(tiny_args + changed + ["--steps", "2", "--no-export", "--resume"])
     assert "\n" not in str(error.value)
     assert saved_run_files(tmp_path) == before  # the run's work is untouched
@@ -103,7 +103,7 @@ def test_a_checkpoint_that_does_not_fit_its_config_is_one_clear_error(tiny_args,
     run.config_path.write_text(json.dumps({**config, "width": 16}))
     before = saved_run_files(tmp_path)
     with pytest.raises(UserError, match="does not fit this model") as error:
-        train_dcgan.main(tiny_args + ["--steps", "2", "--no-export", "--resume"])
+        train_dcgan.main(["--runs-dir", str(tmp_path / "runs"), "--resume", "--steps", "2"])
     assert "\n" not in str(error.value)
     assert saved_run_files(tmp_path) == before
 

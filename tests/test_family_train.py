@@ -313,9 +313,11 @@ def test_cdcgan_trains_exports_and_generates_by_label_name(tmp_path):
                       "--labels", "shape=circle,color=red", "--num", "4", "--columns", "4", "--output", str(out)])
     assert np.asarray(Image.open(out)).shape == (SIZE + 4, 4 * (SIZE + 2) + 2, 3)
     with pytest.raises(UserError, match="unknown color 'purple'; choose one of: red, green, blue, yellow"):
-        train_dcgan.main(["generate", "--model", str(export), "--labels", "color=purple", "--output", str(out)])
+        train_dcgan.main(["generate", "--model", str(export), "--labels", "color=purple", "--output", str(out),
+                          "--overwrite"])
     with pytest.raises(UserError, match="unknown attribute 'hair'"):
-        train_dcgan.main(["generate", "--model", str(export), "--labels", "hair=red", "--output", str(out)])
+        train_dcgan.main(["generate", "--model", str(export), "--labels", "hair=red", "--output", str(out),
+                          "--overwrite"])
 
 
 def test_conditional_models_refuse_unlabelled_data_and_unknown_attributes(tmp_path):

@@ -1,6 +1,5 @@
 """The FID/KID training callback: metrics.csv, TensorBoard scalars, the best checkpoint, resume."""
 
-import argparse
 import json
 
 import numpy as np
@@ -10,6 +9,7 @@ import tensorflow as tf
 from kerasgan.commands import train_gan as train_dcgan
 from kerasgan.recipes import gan as gan_recipe
 from kerasgan.callbacks import Checkpoint
+from kerasgan.errors import UserError
 from kerasgan.metrics import callback as fid_cb
 from kerasgan.metrics import fid as fid_math
 from kerasgan.metrics import inception
@@ -40,7 +40,10 @@ class ColourFeatures:
 
 
 class FakeTrainer:
-    """What the callback needs of a trainer: `step`, and `save_weights` (here: the step)."""
+    """What the callback needs of a trainer: `step`, `weights` (checked finite before a save),
+    and `save_weights` (here: the step)."""
+
+    weights = ()
 
     def __init__(self):
         self.step = 0
@@ -185,19 +188,17 @@ def test_scores_go_to_tensorboard(run, tmp_path):
 
 
 def fid_args(argv):
-    parser = argparse.ArgumentParser()
-    fid_cb.add_fid_args(parser)
-    args = parser.parse_args(argv)
-    args.seed = 0
-    return args
+    return train_dcgan.config_from_flags(argv)
 
 
 def test_flags():
     args = fid_args([])
     assert (args.fid_every, args.fid_samples, args.fid_weights) == (0, None, "imagenet")
-    assert fid_cb.fid_callback_from_args(args, None, random_images(4, 0), None) is None
+    assert fid_cb.fid_callback_from_config(args, None, random_images(4, 0), None) is None
     with pytest.raises(SystemExit):
-        fid_args(["--fid-every", "-1"])
+        fid_args(["--fid-every", "x"])
+    with pytest.raises(UserError, match="--fid-every must be 0 or more"):
+        fid_args(["--fid-every=-1"])
     assert fid_cb.default_num_samples(204) == 1000
     assert fid_cb.default_num_samples(5000) == 5000
     assert fid_cb.default_num_samples(70000) == 10000
@@ -225,7 +226,7 @@ def test_real_training_with_fid_and_resume(tiny_args, tmp_path, monkeypatch):
         trainer.compile(*gan_recipe.build_optimizers(args, steps), jit_compile=False)
         writer = tf.summary.create_file_writer(str(run.logs))
         generate = fid_cb.generator_sampler(trainer.generator, None, args.latent)
-        callback = fid_cb.fid_callback_from_args(flags, generate, real_images, run, writer, tag="toy")
+        callback = fid_cb.fid_callback_from_config(flags, generate, real_images, run, writer, tag="toy")
         callbacks = [callback, Checkpoint(run, every=100)]  # the latest checkpoint, to resume
         fit(trainer, lambda step: make_dataset(real_images, 64, 4, "basic", 0, step), run, steps, 2,
             callbacks, resume=resume, verbose=0)

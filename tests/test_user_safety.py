@@ -150,7 +150,7 @@ def test_nonsense_training_values_are_one_line_before_training(tmp_path, flags, 
 @pytest.mark.parametrize("flags, message", [
     (["--lambda-cycle", "-5"], "--lambda-cycle must be 0 or more, got -5.0"),
     (["--lambda-identity", "nan"], "--lambda-identity must be 0 or more"),
-    (["--lr", "-2e-4"], "--lr must be a positive number"),
+    (["--lr=-2e-4"], "--lr must be a positive number"),
 ])
 def test_nonsense_cyclegan_values_are_one_line(flags, message):
     with pytest.raises(UserError, match=message.replace("(", "\\(").replace("[", "\\[")):

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from kerasgan.scale import draw_for_replica
+from kerasgan.replicas import draw_for_replica
 
 POLICIES = ("color", "translation", "cutout")
 

@@ -31,6 +31,19 @@ def parse(parser, argv):
     return cli.apply_xla_switch(given), resume
 
 
+def config_from_flags(config_cls, parser, argv):
+    """The resolved config some flags describe (no --resume): what scripts and benchmarks build."""
+    given, _ = parse(parser, argv)
+    return config_cls.from_dict(given).resolved()
+
+
+def train(recipe_cls, dataset_name, parser, argv):
+    """Parses `argv`, settles the config (fresh or resumed) and fits the recipe; returns the Run."""
+    given, resume = parse(parser, argv)
+    config = config_for(recipe_cls.config_class, given, resume, dataset_name)
+    return recipe_cls(config).fit(resume=resume)
+
+
 def config_for(config_cls, given, resume, dataset_name):
     """The resolved config a training command runs with (see the module docstring)."""
     from kerasgan.recipes import run_config
@@ -56,7 +69,7 @@ def config_for(config_cls, given, resume, dataset_name):
         raise UserError(f"--resume continues {run.root} as it was trained; these flags differ from its "
                         f"config.json: {listing}. Drop them, or start a new run with --name NEW")
     allowed = {k: v for k, v in given.items() if not fields[k].metadata.get("changes_run", True)}
-    return saved.replace(**allowed, name=name).check()
+    return saved.replace(**{**allowed, "name": name}).check()
 
 
 def _shown(value):

@@ -27,13 +27,12 @@ def build_parser(prog=None):
 
 
 def config_from_flags(argv):
-    """The resolved CycleGANConfig these flags describe (no --resume): what scripts and benchmarks build."""
-    given, _ = train.parse(build_parser(), argv)
-    return CycleGANConfig.from_dict(given).resolved()
+    """The resolved CycleGANConfig these flags describe (no --resume)."""
+    return train.config_from_flags(CycleGANConfig, build_parser(), argv)
 
 
 def main(argv=None, prog=None):
-    """`translate ...` translates a folder; anything else trains and returns the Run."""
+    """Trains as the flags say and returns the Run; `translate ...` runs that command instead."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["translate"]:
         from kerasgan.commands import translate
@@ -41,6 +40,4 @@ def main(argv=None, prog=None):
         return translate.main(argv[1:])
     from kerasgan.recipes.cyclegan import CycleGAN, dataset_name
 
-    given, resume = train.parse(build_parser(prog), argv)
-    config = train.config_for(CycleGANConfig, given, resume, dataset_name)
-    return CycleGAN(config).fit(resume=resume)
+    return train.train(CycleGAN, dataset_name, build_parser(prog), argv)

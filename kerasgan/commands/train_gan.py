@@ -27,13 +27,12 @@ def build_parser(prog=None):
 
 
 def config_from_flags(argv):
-    """The resolved GANConfig these flags describe (no --resume): what scripts and benchmarks build."""
-    given, _ = train.parse(build_parser(), argv)
-    return GANConfig.from_dict(given).resolved()
+    """The resolved GANConfig these flags describe (no --resume)."""
+    return train.config_from_flags(GANConfig, build_parser(), argv)
 
 
 def main(argv=None, prog=None):
-    """Trains as the flags say; returns the Run. `generate ...` makes images from an export."""
+    """Trains as the flags say and returns the Run; `generate ...` runs that command instead."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["generate"]:
         from kerasgan.commands import generate
@@ -41,6 +40,4 @@ def main(argv=None, prog=None):
         return generate.main(argv[1:])
     from kerasgan.recipes.gan import GAN, dataset_name
 
-    given, resume = train.parse(build_parser(prog), argv)
-    config = train.config_for(GANConfig, given, resume, dataset_name)
-    return GAN(config).fit(resume=resume)
+    return train.train(GAN, dataset_name, build_parser(prog), argv)

@@ -43,16 +43,18 @@ class Recipe:
         from kerasgan.runs import open_run
 
         self.config = self.config.replace(name=name)
-        self.run = open_run(self.config.runs_dir, name, {**self.config.to_dict(), **facts}, resume)
+        self._run_record = {**self.config.to_dict(), **facts}
+        self.run = open_run(self.config.runs_dir, name, self._run_record, resume)
         return self.run
 
     def _fit(self, dataset_at, steps, steps_per_epoch, callbacks, resume):
         """Trains in the open run; the run's lock is released however this ends."""
+        from kerasgan.runs import record_config
         from kerasgan.training import fit
 
         try:
             return fit(self.trainer, dataset_at, self.run, steps, steps_per_epoch, callbacks, resume,
-                       self.config.verbose)
+                       self.config.verbose, on_resumed=lambda: record_config(self.run, self._run_record))
         finally:
             self.run.unlock()
 

@@ -18,7 +18,7 @@ from keras import ops
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
 from kerasgan.images import make_grid, to_uint8
-from kerasgan.scale import gather_replicas
+from kerasgan.replicas import gather_replicas
 from kerasgan.trainers.gan import (TwoOptimizerTrainer, apply_loss, global_mean, has_batch_norm, replica_sum,
                                    saved_seed_generator)
 

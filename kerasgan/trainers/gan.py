@@ -14,7 +14,7 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
-from kerasgan.scale import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
+from kerasgan.replicas import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
 
 LATENT_PRIORS = ("normal", "uniform")
 # Least squares targets (a, b, c): D pushes fake to a and real to b, G pushes fake to c.
