@@ -512,7 +512,7 @@ def cell_status(cell):
     run = Run(Path(cell.config.runs_dir) / cell.key)
     if run.has_checkpoint():
         done = read_state(run.root).get("result") is not None
-        total = _steps_total(run)
+        total = cell.config.steps or _steps_total(run)  # the plan's steps may have grown since
         return "done" if done and total and checkpoint_step(run) >= total else "partial"
     return "stale" if run.root.is_dir() and any(run.root.iterdir()) else "new"
 
@@ -567,6 +567,8 @@ def run_cell(cell, log=print):
     except SystemExit:
         # Ctrl-C / SIGTERM: fit saved a checkpoint at the last step; record the time up to it.
         recorder.save()
+        log(f"{cell.key}: interrupted at step {checkpoint_step(run)}, checkpoint saved; run the same "
+            "command again to continue")
         raise
     finally:
         recorder.close()

@@ -281,3 +281,30 @@ def test_without_imagenet_weights_fid_is_turned_off_in_one_line(tmp_path, monkey
     assert all(cell.config.fid_every == 0 for cell in plan.cells)
     random = experiment.check_fid(experiment.read_plan(path, ["fid_weights=random"]), lines.append)
     assert len(lines) == 1 and "meaningless" in random.notes[0]
+
+
+def test_a_cyclegan_grid_translates_the_same_test_images_on_its_sheet(tmp_path):
+    path = write_plan(tmp_path, """
+recipe = "cyclegan"
+[base]
+dataset = "shapes"
+num_images = 4
+num_samples = 3
+batch_size = 2
+g_filters = 4
+d_filters = 4
+g_blocks = 1
+pool_size = 0
+steps = 3
+no_export = true
+[axes]
+cycle_loss = ["l1", "ssim"]
+""")
+    plan = experiment.read_plan(path)
+    lines = []
+    rows = experiment.run_experiment(experiment.check_fid(plan, lines.append), lines.append)
+    assert [r["cell"] for r in rows] == ["cycle_loss=l1", "cycle_loss=ssim"]
+    assert all(np.isfinite(float(r["wall_s"])) for r in read_csv(plan.out / "results.csv"))
+    sheet = np.asarray(Image.open(plan.out / "sheet.png"))
+    # X, G(X) per cell, Y, F(Y) per cell: 6 rows of 64 px tiles.
+    assert sheet.shape[0] >= 6 * 64
