@@ -22,6 +22,7 @@ SUBCOMMANDS = {
     "evaluate": ("kerasgan.commands.evaluate", "FID and KID of a generator, folders or translators"),
     "export": ("kerasgan.commands.export", "re-export a run's generator(s) from a checkpoint"),
     "client": ("kerasgan.commands.client", "ask a running TF Serving for images"),
+    "experiment": ("kerasgan.commands.experiment", "run a grid of configurations from a TOML plan; tables, sheet"),
 }
 
 
