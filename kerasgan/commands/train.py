@@ -56,7 +56,7 @@ def config_for(config_cls, given, resume, dataset_name):
         raise UserError(f"--resume continues {run.root} as it was trained; these flags differ from its "
                         f"config.json: {listing}. Drop them, or start a new run with --name NEW")
     allowed = {k: v for k, v in given.items() if not fields[k].metadata.get("changes_run", True)}
-    return saved.replace(**allowed, name=name).check()
+    return saved.replace(**{**allowed, "name": name}).check()
 
 
 def _shown(value):
