@@ -38,7 +38,7 @@ def test_short_run_outputs(tiny_args, tmp_path):
     assert {"d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d", "samples"} <= set(tags)
     d_losses = [tf.make_ndarray(e.tensor_proto) for e in events.Tensors("d_loss")]
     assert len(d_losses) == 4 and np.isfinite(d_losses).all()
-    export = tmp_path / "exports" / "dcgan_shapes_64" / "1"
+    export = tmp_path / "exports" / "dcgan_shapes_32" / "1"
     assert (export / "saved_model.pb").exists()
     assert (tmp_path / "exports" / "models.config").read_text().count("config {") == 1
 
@@ -57,7 +57,9 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_
         trainer = gan_recipe.build_trainer(args)
         trainer.compile(*gan_recipe.build_optimizers(args, 6))
         trainer.load_weights(run.checkpoint_path())
-        return [w.numpy() for w in trainer.generator.weights + trainer.discriminator.weights]
+        assert trainer.ema_generator is not None  # shapes' default --ema 0.999: the average resumes too
+        nets = (trainer.generator, trainer.discriminator, trainer.ema_generator)
+        return [w.numpy() for net in nets for w in net.weights]
 
     for x, y in zip(generator_weights(straight), generator_weights(resumed)):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
@@ -121,7 +123,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tiny_args, tmp_path):
 
 
 def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path):
-    stale = tmp_path / "runs" / "dcgan_shapes_64" / "samples"
+    stale = tmp_path / "runs" / "dcgan_shapes_32" / "samples"
     stale.mkdir(parents=True)
     (stale / "step_0000200.png").write_bytes(b"old")
     with pytest.raises(UserError, match="stopped before its first checkpoint"):
@@ -132,7 +134,7 @@ def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path):
 def test_a_second_process_on_the_same_run_is_refused(tiny_args, tmp_path):
     from kerasgan.runs import Run
 
-    holder = Run(tmp_path / "runs" / "dcgan_shapes_64").lock()  # as another process would hold it
+    holder = Run(tmp_path / "runs" / "dcgan_shapes_32").lock()  # as another process would hold it
     try:
         import subprocess
         import sys
@@ -144,9 +146,9 @@ def test_a_second_process_on_the_same_run_is_refused(tiny_args, tmp_path):
         holder.unlock()
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {tmp_path / 'runs' / 'dcgan_shapes_64'} is in use by another process (pid {os.getpid()}): wait "
+        f"error: {tmp_path / 'runs' / 'dcgan_shapes_32'} is in use by another process (pid {os.getpid()}): wait "
         "for it to finish, or start another run with --name NEW"]
-    assert not (tmp_path / "runs" / "dcgan_shapes_64" / "config.json").exists()
+    assert not (tmp_path / "runs" / "dcgan_shapes_32" / "config.json").exists()
     train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])  # free again once the holder let go
 
 
