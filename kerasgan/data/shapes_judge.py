@@ -234,6 +234,7 @@ class ShapesJudge:
         keep = p["clean"] if p["clean"].any() else np.ones_like(p["clean"])
         result = {
             "clean_rate": float(p["clean"].mean()),
+            "clean_mean": float(p["clean_prob"].mean()),  # mean probability: finer, for early progress
             "shape_share": {name: float(np.mean(p["shape"][keep] == i)) for i, name in enumerate(SHAPES)},
             "color_share": {name: float(np.mean(p["color"][keep] == i)) for i, name in enumerate(COLORS)},
         }
