@@ -8,8 +8,8 @@ Python API takes the same names as keyword arguments:
     GANConfig(model="wgan-gp", image_size=32).resolved()   # every None filled in
 
 A field whose default is None and that appears in a `*_DEFAULTS` table below is filled by
-`resolved()` from the chosen model (GAN) or image size (CycleGAN); an option given explicitly
-always wins. `check()` rejects values no run can use, with one line naming the flag.
+`resolved()` from the chosen model (GAN) or the image size (CycleGAN); an option given
+explicitly always wins. `check()` rejects values no run can use, with one line naming the flag.
 """
 
 import dataclasses
@@ -32,7 +32,8 @@ NAME_PATTERN = r"[A-Za-z0-9._-]+"
 
 # -- the GAN family's defaults (train_dcgan.py --model NAME) ---------------------------------
 GAN_BASE_DEFAULTS = {"loss": "lsgan", "optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
-                     "n_critic": 1, "latent": "normal", "noise_dim": 100, "image_size": 64, "init": "normal"}
+                     "n_critic": 1, "latent": "normal", "noise_dim": 100, "image_size": 64, "init": "normal",
+                     "ema": 0.0}
 GAN_MODEL_DEFAULTS = {
     "dcgan": {},
     "gan": {"loss": "bce", "image_size": 32},
@@ -85,15 +86,22 @@ class Config:
     def fields(cls):
         return dataclasses.fields(cls)
 
+    # Fields added after runs were first written, with the value a run's config.json that lacks
+    # them was trained with (its defaults may have changed since).
+    ADDED_FIELDS = {}
+
     @classmethod
     def from_dict(cls, values, strict=True):
-        """A config from {field: value}; unknown keys are an error unless `strict=False`."""
+        """A config from {field: value}; unknown keys are an error unless `strict=False` (a run's
+        saved config.json, where a missing ADDED_FIELDS key takes the value it was trained with)."""
         names = {f.name for f in cls.fields()}
         unknown = sorted(set(values) - names)
         if unknown and strict:
             close = ", ".join(unknown)
             raise UserError(f"unknown {cls.__name__} option(s): {close}")
         kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
+        if not strict:
+            kwargs = {**cls.ADDED_FIELDS, **kwargs}
         return cls(**kwargs)
 
     def to_dict(self):
@@ -164,12 +172,14 @@ def _normal(value):
 class GANConfig(Config):
     """Every option of a GAN-family run (`train_dcgan.py`); None means the model's default."""
 
+    ADDED_FIELDS = {"ema": 0.0}
+
     # data
     dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under --data-dir), "
                                        "or a TensorFlow Datasets name", group="data")
     data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
-    image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; gan and cgan 32)",
+    image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; shapes, gan and cgan 32)",
                                     flags=("--image-size", "--image_size"), group="data",
                                     choices=(16, 32, 64, 128, 256))
     data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
@@ -208,6 +218,9 @@ class GANConfig(Config):
     optimizer: str | None = option(None, "default adam; rmsprop for wgan", group="optimization",
                                    choices=("adam", "rmsprop"))
     lr_schedule: str = option("constant", "decay to 0 over the run", group="optimization", choices=SCHEDULES)
+    ema: float | None = option(None, "exponential moving average of G's weights with this decay, e.g. 0.999, "
+                                     "used for sample grids, FID, sample() and the export (0: off; default "
+                                     "0.999 on shapes, else 0)", group="optimization", metavar="DECAY")
     # speed and scale
     precision: str = option("float32", "mixed_float16 (GPUs, with loss scaling) or mixed_bfloat16 (TPUs, "
                                        "recent CPUs/GPUs)", group="speed and scale", choices=PRECISIONS)
@@ -305,6 +318,8 @@ class GANConfig(Config):
             raise UserError(f"--began-gamma must be in (0, 1], got {self.began_gamma}")
         if self.info_continuous < 0:
             raise UserError(f"--info-continuous must be 0 or more, got {self.info_continuous}")
+        if self.ema is not None and not 0.0 <= self.ema < 1.0:
+            raise UserError(f"--ema must be in [0, 1) (0: off), got {self.ema}")
         if self.interpolate and self.model in (*CONDITIONAL, "infogan"):
             raise UserError(f"--interpolate walks the noise of unconditional models, not {self.model}")
         return self
@@ -372,6 +387,9 @@ class CycleGANConfig(Config):
     d_lr: float | None = option(None, "discriminators' learning rate (default: --lr)", group="optimization")
     beta1: float = option(0.5, group="optimization")
     beta2: float = option(0.999, group="optimization")
+    ema: float = option(0.0, "exponential moving average of both generators' weights with this decay, e.g. "
+                             "0.999, used for sample grids, translate and the export (0: off)",
+                        group="optimization", metavar="DECAY")
     # speed and scale
     precision: str = option("float32", "mixed_float16 (GPUs, with loss scaling) or mixed_bfloat16",
                             group="speed and scale", choices=PRECISIONS)
@@ -418,6 +436,8 @@ class CycleGANConfig(Config):
 
     def check(self):
         self.check_common()
+        if not 0.0 <= self.ema < 1.0:
+            raise UserError(f"--ema must be in [0, 1) (0: off), got {self.ema}")
         for flag, value in (("--pool-size", self.pool_size), ("--decay-epochs", self.decay_epochs)):
             if value is not None and value < 0:
                 raise UserError(f"{flag} must be 0 or more, got {value}")

@@ -56,7 +56,6 @@ import math
 import re
 import shutil
 import statistics
-import sys
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -216,7 +215,7 @@ def read_plan(path, overrides=(), out=None):
             close = difflib.get_close_matches(key, PLAN_KEYS, n=1, cutoff=0.7)
             hint = f" (did you mean {close[0]}?)" if close else f"; a plan has {', '.join(PLAN_KEYS)}"
             if key in RUNNER_OWNED or key in {f.name for c in RECIPES.values() for f in c.fields()}:
-                hint = f"; options go in [base] or [axes]"
+                hint = "; options go in [base] or [axes]"
             raise UserError(f"{where}: unknown key {key}{hint}")
     recipe = raw.get("recipe")
     if recipe is None:

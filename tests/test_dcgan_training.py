@@ -44,7 +44,7 @@ def test_short_run_outputs(tiny_args, tmp_path):
 
 
 def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_path):
-    common = tiny_args + ["--no-export", "--data-preprocess", "deluxe", "--diffaug", "translation"]
+    common = tiny_args + ["--no-export", "--data-preprocess", "deluxe", "--diffaug", "translation", "--ema", "0.999"]
     straight = train_dcgan.main(common + ["--steps", "6", "--name", "straight"])
     train_dcgan.main(common + ["--steps", "3", "--name", "split"])
     resumed = train_dcgan.main(common + ["--steps", "6", "--name", "split", "--resume"])
@@ -57,7 +57,9 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_
         trainer = gan_recipe.build_trainer(args)
         trainer.compile(*gan_recipe.build_optimizers(args, 6))
         trainer.load_weights(run.checkpoint_path())
-        return [w.numpy() for w in trainer.generator.weights + trainer.discriminator.weights]
+        assert trainer.ema_generator is not None  # --ema 0.999: the average resumes too
+        nets = (trainer.generator, trainer.discriminator, trainer.ema_generator)
+        return [w.numpy() for net in nets for w in net.weights]
 
     for x, y in zip(generator_weights(straight), generator_weights(resumed)):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)

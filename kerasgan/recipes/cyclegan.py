@@ -46,7 +46,7 @@ def build_trainer(config):
         generator("g_xy"), generator("g_yx"), discriminator("d_x"), discriminator("d_y"), config.image_size,
         loss=config.loss, lambda_cycle=config.lambda_cycle, lambda_identity=config.lambda_identity,
         cycle_loss=config.cycle_loss, pool_size=config.pool_size, diffaug=tuple(config.diffaug_policy),
-        seed=config.seed,
+        seed=config.seed, ema=config.ema,
     )
 
 
@@ -132,7 +132,7 @@ class CycleGAN(Recipe):
             x_test, y_test = (images.astype(np.float32) / 127.5 - 1.0 for images in (pair.x_test, pair.y_test))
             run_callbacks = [
                 cb.TensorBoardScalars(writer, config.log_every),
-                cb.SampleGrid(cycle_grid(trainer.g_xy, trainer.g_yx, x_test, y_test), run.samples, writer,
+                cb.SampleGrid(cycle_grid(*trainer.translators, x_test, y_test), run.samples, writer,
                               config.sample_every),
                 cb.Checkpoint(run, config.checkpoint_every),
             ]
@@ -156,19 +156,21 @@ class CycleGAN(Recipe):
         return run
 
     def translate(self, images, direction="x2y"):
-        """uint8 images [N, H, W, 3] through G (x2y) or F (y2x); returns uint8 images."""
+        """uint8 images [N, H, W, 3] through G (x2y) or F (y2x) (their EMA copies with `ema`);
+        returns uint8 images."""
         from kerasgan.images import to_uint8
 
         if self.trainer is None:
             raise UserError("nothing to translate with yet: fit the model or load a run first")
         if direction not in ("x2y", "y2x"):
             raise UserError(f"direction must be x2y or y2x, got {direction!r}")
-        generator = self.trainer.g_xy if direction == "x2y" else self.trainer.g_yx
+        generator = self.trainer.translators[0 if direction == "x2y" else 1]
         x = np.asarray(images, np.float32) / 127.5 - 1.0
         return to_uint8(np.asarray(generator(x, training=False)))
 
     def export(self, exports_dir=None, name=None, metadata=None):
-        """Exports G as exports_dir/<name>_x2y and F as <name>_y2x (next versions); returns both paths."""
+        """Exports G as exports_dir/<name>_x2y and F as <name>_y2x (next versions; the EMA copies
+        with `ema`); returns both paths."""
         from kerasgan.export import export_translator
 
         if self.trainer is None:
@@ -178,4 +180,4 @@ class CycleGAN(Recipe):
                 **(metadata or {})}
         return [export_translator(generator, exports_dir or self.config.exports_dir, f"{name}_{suffix}",
                                   self.config.image_size, {**info, "direction": suffix})
-                for suffix, generator in (("x2y", self.trainer.g_xy), ("y2x", self.trainer.g_yx))]
+                for suffix, generator in zip(("x2y", "y2x"), self.trainer.translators)]

@@ -109,7 +109,8 @@ def build_trainer(config, label_names=None):
     from kerasgan.trainers.infogan import InfoGANTrainer
 
     generator, discriminator = build_networks(config, label_names)
-    common = {"diffaug": tuple(config.diffaug_policy), "latent": config.latent, "seed": config.seed}
+    common = {"diffaug": tuple(config.diffaug_policy), "latent": config.latent, "seed": config.seed,
+              "ema": config.ema or 0.0}
     if config.model == "began":
         return BEGANTrainer(generator, discriminator, config.began_gamma, config.began_lambda_k, **common)
     adversarial = {"loss": config.loss, "n_critic": config.n_critic, "gp_weight": config.gp_weight,
@@ -147,7 +148,7 @@ def sample_render(trainer, config, label_names=None):
 
     Conditional: one row per label combination (up to 16), 8 noise vectors as columns.
     InfoGAN: rows are the categories of the first code, columns sweep each continuous code
-    from -2 to 2. Others: 8x8 images from fixed noise.
+    from -2 to 2. Others: 8x8 images from fixed noise. With --ema the averaged generator draws.
     """
     from kerasgan import callbacks as cb
     from kerasgan.trainers.conditional import label_grid, label_rows
@@ -155,25 +156,27 @@ def sample_render(trainer, config, label_names=None):
 
     if config.model in CONDITIONAL:
         rows = label_rows({a: len(n) for a, n in label_names.items()})
-        return label_grid(trainer.generator, fixed_noise(config.noise_dim, 8, config.latent, config.seed), rows)
+        return label_grid(trainer.sampling_generator, fixed_noise(config.noise_dim, 8, config.latent, config.seed), rows)
     if config.model == "infogan":
         noise = fixed_noise(config.noise_dim, 8, config.latent, config.seed)
-        return traversal_grid(trainer.generator, noise, trainer.categorical, trainer.continuous)
-    return cb.generator_grid(trainer.generator, fixed_noise(config.noise_dim, 64, config.latent, config.seed), 8)
+        return traversal_grid(trainer.sampling_generator, noise, trainer.categorical, trainer.continuous)
+    return cb.generator_grid(trainer.sampling_generator, fixed_noise(config.noise_dim, 64, config.latent, config.seed), 8)
 
 
 def export_model(trainer, config, exports_dir, name, metadata, label_names=None):
-    """Exports the generator; conditional and InfoGAN generators take their labels by name."""
+    """Exports the generator (the EMA one with --ema); conditional and InfoGAN generators take
+    their labels by name."""
     from kerasgan.export import export_conditional_generator, export_generator
 
+    generator = trainer.sampling_generator
     if config.model in CONDITIONAL:
-        return export_conditional_generator(trainer.generator, exports_dir, name, label_names, metadata,
+        return export_conditional_generator(generator, exports_dir, name, label_names, metadata,
                                             latent=config.latent)
     if config.model == "infogan":
         names = code_names(trainer.categorical, label_names or {})
-        return export_conditional_generator(trainer.generator, exports_dir, name, names, metadata,
+        return export_conditional_generator(generator, exports_dir, name, names, metadata,
                                             latent=config.latent)
-    return export_generator(trainer.generator, exports_dir, name, metadata, latent=config.latent)
+    return export_generator(generator, exports_dir, name, metadata, latent=config.latent)
 
 
 def dataset_name(config):
@@ -204,7 +207,9 @@ class GAN(Recipe):
 
     @property
     def generator(self):
-        return None if self.trainer is None else self.trainer.generator
+        """The generator that samples and is exported: G's moving average with `ema`, else G
+        (the trained net itself is `self.trainer.generator`)."""
+        return None if self.trainer is None else self.trainer.sampling_generator
 
     def build(self, label_names=None, steps=1):
         """Builds and compiles the trainer (networks, optimizers) without training."""
@@ -260,8 +265,8 @@ class GAN(Recipe):
                 cb.Checkpoint(run, config.checkpoint_every),
             ]
             names = code_names(trainer.categorical, label_names or {}) if config.model == "infogan" else label_names
-            fid = fid_callback_from_config(config, generator_sampler(trainer.generator, names, config.latent),
-                                           data.images, run, writer, tag=data.name)
+            sampler = generator_sampler(trainer.sampling_generator, names, config.latent)
+            fid = fid_callback_from_config(config, sampler, data.images, run, writer, tag=data.name)
             if fid is not None:
                 run_callbacks.append(fid)
         except BaseException:
@@ -279,7 +284,7 @@ class GAN(Recipe):
         self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
                  f"checkpoint:  {run.checkpoint_path()}")
         if config.interpolate:
-            gif = cb.interpolation_gif(trainer.generator, run.root / "interpolation.gif", config.noise_dim,
+            gif = cb.interpolation_gif(trainer.sampling_generator, run.root / "interpolation.gif", config.noise_dim,
                                        seed=config.seed, latent=config.latent)
             self.log(f"interpolation: {gif}")
         if not config.no_export and trained:

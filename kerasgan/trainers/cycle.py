@@ -19,6 +19,7 @@ from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
 from kerasgan.images import make_grid, to_uint8
 from kerasgan.replicas import gather_replicas
+from kerasgan.trainers.ema import averaged_copy, check_decay, update_average
 from kerasgan.trainers.gan import (TwoOptimizerTrainer, apply_loss, global_mean, has_batch_norm, replica_sum,
                                    saved_seed_generator)
 
@@ -90,7 +91,7 @@ class CycleGANTrainer(TwoOptimizerTrainer):
     """
 
     def __init__(self, g_xy, g_yx, d_x, d_y, image_size, loss="lsgan", lambda_cycle=10.0,
-                 lambda_identity=0.0, cycle_loss="l1", pool_size=50, diffaug=(), seed=None, **kwargs):
+                 lambda_identity=0.0, cycle_loss="l1", pool_size=50, diffaug=(), seed=None, ema=0.0, **kwargs):
         super().__init__(**kwargs)
         if loss not in CYCLE_ADVERSARIAL_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {CYCLE_ADVERSARIAL_LOSSES}")
@@ -106,6 +107,10 @@ class CycleGANTrainer(TwoOptimizerTrainer):
         self.pool_x = ImagePool(pool_size, (image_size, image_size, 3), name="pool_x")
         self.pool_y = ImagePool(pool_size, (image_size, image_size, 3), name="pool_y")
         self.seed_generator = saved_seed_generator(self, seed)
+        # Exponential moving averages of both generators' weights (0: none), see trainers/ema.py.
+        self.ema = check_decay(ema)
+        self.ema_g_xy = averaged_copy(g_xy) if ema else None
+        self.ema_g_yx = averaged_copy(g_yx) if ema else None
         # Real and fake share one D call unless batch norm would mix their statistics.
         self.joint_d_pass = not (has_batch_norm(d_x) or has_batch_norm(d_y))
         names = ["g_loss", "adversarial", "cycle"] + (["identity"] if lambda_identity else []) + [
@@ -121,6 +126,13 @@ class CycleGANTrainer(TwoOptimizerTrainer):
     @property
     def discriminator_weights(self):
         return self.d_x.trainable_variables + self.d_y.trainable_variables
+
+    @property
+    def translators(self):
+        """(G, F) for samples, translate and export: the EMA copies when EMA is on."""
+        if self.ema_g_xy is not None:
+            return self.ema_g_xy, self.ema_g_yx
+        return self.g_xy, self.g_yx
 
     def call(self, x, training=False):
         return self.g_xy(x, training=training)
@@ -176,6 +188,9 @@ class CycleGANTrainer(TwoOptimizerTrainer):
             terms, fake_x, fake_y = self.generator_losses(real_x, real_y)
             loss = global_mean(terms["g_loss"])
         apply_loss(self.g_optimizer, tape, loss, weights)
+        if self.ema_g_xy is not None:
+            update_average(self.ema_g_xy, self.g_xy, self.ema, self.g_optimizer.iterations)
+            update_average(self.ema_g_yx, self.g_yx, self.ema, self.g_optimizer.iterations)
         for name, value in terms.items():
             self.trackers[name].update_state(replica_sum(global_mean(value)))
         return ops.stop_gradient(fake_x), ops.stop_gradient(fake_y)

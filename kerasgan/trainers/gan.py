@@ -15,6 +15,7 @@ from keras import ops
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
 from kerasgan.replicas import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
+from kerasgan.trainers.ema import averaged_copy, check_decay, update_average
 
 LATENT_PRIORS = ("normal", "uniform")
 # Least squares targets (a, b, c): D pushes fake to a and real to b, G pushes fake to c.
@@ -141,7 +142,7 @@ class GANTrainer(TwoOptimizerTrainer):
 
     def __init__(self, generator, discriminator, loss="lsgan", n_critic=1, gp_weight=10.0,
                  clip_value=0.01, diffaug=(), label_smoothing=0.0, noisy_labels=False,
-                 latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, **kwargs):
+                 latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, ema=0.0, **kwargs):
         super().__init__(**kwargs)
         if loss not in losses.ADVERSARIAL_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {losses.ADVERSARIAL_LOSSES}")
@@ -163,6 +164,9 @@ class GANTrainer(TwoOptimizerTrainer):
             tuple(float(t) for t in lsgan_targets) if loss == "lsgan" else LSGAN_TARGETS
         )
         self.seed_generator = saved_seed_generator(self, seed)
+        # An exponential moving average of G's weights (0: none), updated after each G step.
+        self.ema = check_decay(ema)
+        self.ema_generator = averaged_copy(generator) if ema else None
         # Real and fake go through D in one concatenated call unless batch norm would then
         # mix their statistics (which changes what D learns).
         self.joint_d_pass = not has_batch_norm(discriminator)
@@ -185,6 +189,11 @@ class GANTrainer(TwoOptimizerTrainer):
     @property
     def discriminator_weights(self):
         return self.discriminator.trainable_variables
+
+    @property
+    def sampling_generator(self):
+        """The generator that samples, FID and exports use: the EMA one when EMA is on."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
 
     def sample_noise(self, batch_size):
         def draw(n):
@@ -259,6 +268,8 @@ class GANTrainer(TwoOptimizerTrainer):
     def update_generator(self, tape, loss):
         # Gradients for G's weights only: D's weight gradients are never computed here.
         apply_loss(self.g_optimizer, tape, loss, self.generator.trainable_variables)
+        if self.ema_generator is not None:
+            update_average(self.ema_generator, self.generator, self.ema, self.g_optimizer.iterations)
 
     def track_d(self, loss, real_logits, fake_logits):
         """Logs the global batch's values on every replica (one device's numbers)."""
