@@ -144,7 +144,7 @@ def test_run_checkpoint_and_its_export_agree(tiny_args, tmp_path, capsys):
     # Kaiming init: images that differ plainly between inputs, so the comparison below tells.
     run = train_dcgan.main(tiny_args + ["--steps", "2", "--no-xla", "--init", "kaiming"])
     result = run_json(["--run", str(run.root), "--num-samples", "8"], capsys)
-    assert (result["real_images"], result["image_size"]) == (32, 32)  # the run's own shapes (shapes default: 32x32)
+    assert (result["real_images"], result["image_size"]) == (32, 64)  # the run's own shapes
     assert result["fid"] > 0
 
     from_run, run_config = evaluate.run_generator(run.root, "latest")
