@@ -234,3 +234,21 @@ def test_denoiser_learns_the_shapes(tmp_path):
     assert before == pytest.approx(1.0, abs=0.05)
     assert after < 0.5 * before and after < baseline
     assert ema_after < baseline
+
+
+def test_two_replicas_and_bfloat16_train_as_one_device():
+    """MirroredStrategy on two logical CPUs gives one device's weights after two steps (t and
+    the noise cut from one global draw, the loss reduced by the global batch); mixed_bfloat16
+    trains (the time embedding and the output stay float32)."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import ROOT, script_env
+
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "scripts" / "diffusion_parity.py")],
+                            capture_output=True, text=True, timeout=600, env=script_env())
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["moved"] > 1e-4 and report["weights"] < 1e-6 and report["logs"] < 1e-6, report
+    assert report["bf16_finite"] and abs(report["bf16_loss"] - report["loss"]) < 0.05, report
