@@ -113,6 +113,23 @@ def test_config_checks():
         DiffusionConfig(width=12).resolved()
     with pytest.raises(UserError, match="--ema"):
         DiffusionConfig(ema=1.0).resolved()
+    from kerasgan.config import config_class
+
+    values = DiffusionConfig(image_size=32).resolved().to_dict()
+    assert config_class(values) is DiffusionConfig
+    assert DiffusionConfig.from_dict(values) == DiffusionConfig(image_size=32)
+
+
+def test_the_command_and_its_flags(capsys):
+    from kerasgan.commands import main, train_diffusion
+
+    with pytest.raises(SystemExit) as exit_:
+        main.main(["train-diffusion", "--help"])
+    assert exit_.value.code == 0
+    shown = capsys.readouterr().out
+    assert "kerasgan train-diffusion" in shown and "--sample-steps" in shown and "--prediction" in shown
+    config = train_diffusion.config_from_flags(["--image_size", "32", "--schedule", "linear", "--preset", "gpu"])
+    assert (config.image_size, config.schedule, config.preset, config.timesteps) == (32, "linear", "gpu", 1000)
 
 
 # -- a tiny trained model: samplers, export, resume -------------------------------------------
