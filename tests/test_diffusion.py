@@ -269,3 +269,19 @@ def test_two_replicas_and_bfloat16_train_as_one_device():
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["moved"] > 1e-4 and report["weights"] < 1e-6 and report["logs"] < 1e-6, report
     assert report["bf16_finite"] and abs(report["bf16_loss"] - report["loss"]) < 0.05, report
+
+
+def test_fid_callback_scores_ddim_samples(tmp_path):
+    """--fid-every runs the shared FIDCallback on DDIM samples (--fid-steps steps): metrics.csv
+    gets a row per evaluation and the best checkpoint is kept (random Inception weights: only
+    the plumbing is checked, not the score)."""
+    from kerasgan.metrics.callback import read_metrics
+    from kerasgan.recipes.diffusion import Diffusion
+
+    config = {**TINY, "num_images": 16}
+    model = Diffusion(**config, steps=2, fid_every=1, fid_samples=4, fid_batch_size=4, fid_steps=2,
+                      fid_weights="random", runs_dir=str(tmp_path), no_export=True)
+    run = model.fit("shapes")
+    rows = read_metrics(run.root / "metrics.csv")
+    assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["fid"]) for r in rows)
+    assert run.has_checkpoint("best")
