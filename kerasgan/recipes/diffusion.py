@@ -24,7 +24,9 @@ SAMPLE_GRID = 16  # images per sample grid: each costs sample_steps network call
 
 
 def describe(config):
-    width = config.width or "preset"
+    from kerasgan.nets.unet import PRESETS
+
+    width = config.width or PRESETS[config.preset]["width"]
     return (f"model diffusion: U-Net {config.preset} (width {width}), T {config.timesteps}, {config.schedule} "
             f"schedule, predicts {config.prediction}, adam lr {config.lr:g}, EMA {config.ema:g}, "
             f"samples with {config.sample_steps} DDIM steps")
