@@ -32,10 +32,12 @@ __version__ = "0.2.0"
 _API = {
     "GAN": "kerasgan.recipes.gan",
     "CycleGAN": "kerasgan.recipes.cyclegan",
+    "Diffusion": "kerasgan.recipes.diffusion",
     "load_run": "kerasgan.recipes",
     "load_export": "kerasgan.recipes",
     "GANConfig": "kerasgan.config",
     "CycleGANConfig": "kerasgan.config",
+    "DiffusionConfig": "kerasgan.config",
     "UserError": "kerasgan.errors",
 }
 __all__ = sorted(_API)

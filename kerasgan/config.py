@@ -451,6 +451,110 @@ class CycleGANConfig(Config):
         return f"cyclegan_{dataset_name}_{self.image_size}"
 
 
+
+
+@dataclass
+class DiffusionConfig(Config):
+    """Every option of a denoising diffusion run (`train_diffusion.py`); None means the preset's default."""
+
+    # The shared data loader and checks read these; a diffusion run is unconditional and trains
+    # on the data as it is (DiffAugment would teach it the augmented images).
+    model = "diffusion"
+    diffaug = ""
+    g_lr = d_lr = None
+    labels_csv = None
+    label_keys = "label"
+
+    # data
+    dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under --data-dir), "
+                                       "or a TensorFlow Datasets name", group="data")
+    data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
+                                  flags=("--data-dir", "--data_dir"), group="data")
+    image_size: int = option(64, "16, 32, 64 or 128", flags=("--image-size", "--image_size"), group="data",
+                             choices=(16, 32, 64, 128))
+    data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
+                                           "random flip", flags=("--data-preprocess", "--data_preprocess"),
+                                  group="data", choices=("basic", "deluxe"))
+    num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
+                                    group="data", positive=True)
+    # run
+    name: str | None = option(None, "run name (default: diffusion_<data>_<size>)", changes_run=False)
+    runs_dir: str = option("runs", changes_run=False)
+    exports_dir: str = option("exports", changes_run=False)
+    seed: int = option(0)
+    steps: int | None = option(None, "training steps", changes_run=False, positive=True)
+    epochs: int | None = option(None, "passes over the data (default: 100)", flags=("--epochs", "--num_epochs"),
+                                changes_run=False, positive=True)
+    batch_size: int = option(16, flags=("--batch-size", "--batch_size"), positive=True)
+    sample_every: int = option(500, "steps between sample grids (each runs the DDIM sampler)",
+                               flags=("--sample-every", "--sample_every"), changes_run=False, positive=True)
+    checkpoint_every: int = option(250, flags=("--checkpoint-every", "--checkpoint_every"), changes_run=False,
+                                   positive=True)
+    log_every: int = option(10, "TensorBoard scalar interval", changes_run=False, positive=True)
+    xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=("auto", "on", "off"),
+                      changes_run=False)
+    no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
+    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2), changes_run=False)
+    # optimization
+    lr: float = option(2e-4, "Adam learning rate", group="optimization")
+    beta1: float = option(0.9, "Adam beta1", group="optimization")
+    beta2: float = option(0.999, "Adam beta2", group="optimization")
+    lr_schedule: str = option("constant", "decay to 0 over the run", group="optimization", choices=SCHEDULES)
+    ema: float = option(0.999, "decay of the exponential moving average of the weights that sampling uses "
+                               "(warmed up as (1 + n) / (10 + n) over the first steps)", group="optimization")
+    # speed and scale
+    precision: str = option("float32", "mixed_float16 (GPUs, with loss scaling) or mixed_bfloat16",
+                            group="speed and scale", choices=PRECISIONS)
+    strategy: str = option("none", "mirrored: all local GPUs; multiworker: several machines configured by "
+                                   "TF_CONFIG", group="speed and scale", choices=STRATEGIES, changes_run=False)
+    # FID / KID
+    fid_every: int = option(0, "steps between FID/KID evaluations, also run at the end (0: off)",
+                            group="FID / KID", changes_run=False)
+    fid_samples: int | None = option(None, "generated images per evaluation (default: as many as the real "
+                                           "set, at least 1000, at most 10000)", group="FID / KID",
+                                     changes_run=False, positive=True)
+    fid_steps: int = option(10, "DDIM steps per generated image in FID evaluations", group="FID / KID",
+                            changes_run=False, positive=True)
+    fid_weights: str = option("imagenet", "InceptionV3 no-top weights: imagenet, a local .h5 file, or random "
+                                          "(offline smoke tests only)", group="FID / KID", changes_run=False)
+    fid_batch_size: int = option(50, "images per Inception forward pass", group="FID / KID", changes_run=False,
+                                 positive=True)
+    # model
+    preset: str = option("cpu", "U-Net size: cpu (width 32, one block per level, attention at 8x8) or gpu "
+                                "(width 64, two blocks per level, attention at 16x16 and 8x8)", group="model",
+                         choices=("cpu", "gpu"))
+    width: int | None = option(None, "base channel count of the U-Net (default: the preset's; a multiple of 8)",
+                               group="model", positive=True)
+    timesteps: int = option(1000, "diffusion steps T of training", group="model", positive=True)
+    schedule: str = option("cosine", "noise schedule: linear (DDPM) or cosine (improved DDPM)", group="model",
+                           choices=("linear", "cosine"))
+    prediction: str = option("eps", "what the network predicts: the noise (eps) or v", group="model",
+                             choices=("eps", "v"))
+    sample_steps: int = option(50, "DDIM steps for sample grids, sample() and the export's default",
+                               group="model", changes_run=False, positive=True)
+
+    def resolved(self):
+        return self.check()
+
+    def check(self):
+        self.check_common()
+        if self.width is not None and self.width % 8:
+            raise UserError(f"--width must be a multiple of 8 (the U-Net's group norm), got {self.width}")
+        if not 0.0 <= self.ema < 1.0:
+            raise UserError(f"--ema must be in [0, 1), got {self.ema}")
+        if self.timesteps < 2:
+            raise UserError(f"--timesteps must be at least 2, got {self.timesteps}")
+        for flag, value in (("--sample-steps", self.sample_steps), ("--fid-steps", self.fid_steps)):
+            if value > self.timesteps:
+                raise UserError(f"{flag} {value} is more than the {self.timesteps} --timesteps trained")
+        return self
+
+    def default_name(self, dataset_name):
+        return f"diffusion_{dataset_name}_{self.image_size}"
+
+
 def config_class(values):
     """The config class a run's config.json was written from."""
+    if "timesteps" in values:
+        return DiffusionConfig
     return CycleGANConfig if "lambda_cycle" in values else GANConfig

@@ -239,6 +239,57 @@ def export_translator(generator, export_root, name, image_size, metadata=None, v
                   {"kind": "translator", "image_size": image_size, **(metadata or {})}, version)
 
 
+@_portable
+def export_diffusion_sampler(network, export_root, name, alpha_bar, prediction="eps", default_steps=50,
+                             metadata=None, version=None):
+    """Exports a diffusion model's DDIM sampler, every step inside the graph. Signatures:
+
+    - `serving_default`: `noise` float32 [batch, H, W, 3] (the starting x_T, N(0, 1)) ->
+      `images` uint8 [batch, H, W, 3], in `default_steps` deterministic DDIM steps: what
+      `kerasgan generate`, `evaluate` and `load_export` call, as they call a GAN's
+    - `generate`: `batch_size` int32, `seed` int64 and `steps` int32 scalars -> `images`;
+      the noise is drawn in-graph and the sampler runs `steps` DDIM steps (a tf.while_loop)
+
+    A request with steps < 1 or > T (the trained timesteps) or batch_size < 1 fails with
+    InvalidArgumentError naming the bound. `network` ([x_t, t] -> eps or v) should be the
+    EMA network; `alpha_bar` the schedule it was trained with ([T]).
+    """
+    from kerasgan.trainers.diffusion import ddim_sample
+
+    timesteps = len(alpha_bar)
+    shape = list(network.input[0].shape[1:])
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+
+    def denoise(x_t, t):
+        return tf.cast(network([x_t, tf.cast(t, tf.float32)], training=False), tf.float32)
+
+    def sample(noise, steps):
+        return {"images": _uint8_images(ddim_sample(denoise, noise, alpha_bar, steps, prediction))}
+
+    def from_noise(noise):
+        return sample(noise, tf.constant(default_steps, tf.int32))
+
+    def generate(batch_size, seed, steps):
+        checks = [
+            tf.debugging.assert_greater_equal(steps, 1, message="steps must be at least 1"),
+            tf.debugging.assert_less_equal(steps, timesteps,
+                                           message=f"steps must be at most the {timesteps} timesteps trained"),
+            tf.debugging.assert_greater_equal(batch_size, 1, message="batch_size must be at least 1"),
+        ]
+        with tf.control_dependencies(checks):
+            noise = tf.random.stateless_normal(tf.stack([batch_size, *shape]), seed=_seed_pair(seed))
+            return sample(noise, tf.identity(steps))
+
+    archive.add_endpoint("serving_default", from_noise, [tf.TensorSpec([None, *shape], tf.float32, name="noise")])
+    archive.add_endpoint("generate", generate, [tf.TensorSpec([], tf.int32, name="batch_size"),
+                                                tf.TensorSpec([], tf.int64, name="seed"),
+                                                tf.TensorSpec([], tf.int32, name="steps")])
+    info = {"kind": "diffusion_sampler", "latent": "normal", "noise_shape": shape, "timesteps": timesteps,
+            "prediction": prediction, "default_steps": default_steps, **(metadata or {})}
+    return _write(archive, export_root, name, info, version)
+
+
 def write_models_config(export_root):
     """Regenerates export_root/models.config (TF Serving ModelServerConfig text proto).
 
@@ -289,7 +340,9 @@ class _locked:
 
 
 # -- reading exports back --------------------------------------------------------------------
-GENERATOR_KINDS = ("generator", "conditional_generator")
+# Diffusion samplers take `noise` [batch, H, W, 3] in serving_default: generate and evaluate
+# draw it as they draw a GAN's noise.
+GENERATOR_KINDS = ("generator", "conditional_generator", "diffusion_sampler")
 
 
 def find_export(path):

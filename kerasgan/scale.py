@@ -114,9 +114,9 @@ def shard_by_data(dataset):
 def build_trainer(args, build, make_optimizers):
     """Builds and compiles a trainer as --precision, --strategy and --xla ask.
 
-    `build()` returns the trainer, `make_optimizers()` its (generator, discriminator)
-    optimizers; both run inside the strategy's scope so every variable is distributed.
-    Returns (trainer, strategy).
+    `build()` returns the trainer, `make_optimizers()` the tuple of optimizers its `compile`
+    takes first (a GAN's (generator, discriminator), a diffusion trainer's one); both run
+    inside the strategy's scope so every variable is distributed. Returns (trainer, strategy).
     """
     from kerasgan.training import check_xla
 
@@ -127,8 +127,8 @@ def build_trainer(args, build, make_optimizers):
         trainer = build()
         if strategy.num_replicas_in_sync > 1:
             synchronize_batch_norm(trainer)  # the global batch's statistics, as on one device
-        g_optimizer, d_optimizer = (wrap_optimizer(o, args.precision) for o in make_optimizers())
-        trainer.compile(g_optimizer, d_optimizer, jit_compile=xla)
+        optimizers = [wrap_optimizer(o, args.precision) for o in make_optimizers()]
+        trainer.compile(*optimizers, jit_compile=xla)
     check_xla(trainer, xla)
     return trainer, strategy
 

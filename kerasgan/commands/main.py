@@ -2,6 +2,7 @@
 
     kerasgan train ...            train_dcgan.py: the GAN family
     kerasgan train-cyclegan ...   train_cyclegan.py
+    kerasgan train-diffusion ...  train_diffusion.py
     kerasgan generate ...         images from an exported generator
     kerasgan translate ...        a folder through an exported CycleGAN generator
     kerasgan evaluate ...         FID / KID
@@ -17,6 +18,7 @@ from kerasgan.commands import common as cli
 SUBCOMMANDS = {
     "train": ("kerasgan.commands.train_gan", "train a model of the GAN family (train_dcgan.py)"),
     "train-cyclegan": ("kerasgan.commands.train_cyclegan", "train a CycleGAN (train_cyclegan.py)"),
+    "train-diffusion": ("kerasgan.commands.train_diffusion", "train a denoising diffusion model (train_diffusion.py)"),
     "generate": ("kerasgan.commands.generate", "images from an exported generator"),
     "translate": ("kerasgan.commands.translate", "translate a folder with an exported CycleGAN generator"),
     "evaluate": ("kerasgan.commands.evaluate", "FID and KID of a generator, folders or translators"),
@@ -43,7 +45,7 @@ def main(argv=None):
         sys.stderr.write(f"kerasgan: error: unknown command {name!r}\n{usage()}")
         raise SystemExit(2)
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    if name in ("train", "train-cyclegan"):
+    if name.startswith("train"):
         return module.main(rest, prog=f"kerasgan {name}")
     return module.main(rest)
 

@@ -2,6 +2,7 @@
 
     GAN(model=..., ...).fit(data)       # kerasgan.recipes.gan
     CycleGAN(...).fit(x, y)             # kerasgan.recipes.cyclegan
+    Diffusion(...).fit(data)            # kerasgan.recipes.diffusion
     load_run("runs/NAME")               # a run's recipe with its checkpoint loaded
     load_export("exports/NAME")         # an export's generate / translate function
 """
@@ -9,7 +10,7 @@
 import sys
 from pathlib import Path
 
-from kerasgan.config import CycleGANConfig, GANConfig, config_class
+from kerasgan.config import CycleGANConfig, DiffusionConfig, GANConfig, config_class
 from kerasgan.errors import UserError
 
 
@@ -20,10 +21,11 @@ def run_config(run):
 
 
 def load_run(run_dir, checkpoint="latest", quiet=False):
-    """The recipe (`GAN` or `CycleGAN`) of a finished or interrupted run, its trainer rebuilt
+    """The recipe (`GAN`, `CycleGAN` or `Diffusion`) of a finished or interrupted run, its trainer rebuilt
     from config.json and loaded from its `checkpoint` ("latest" or "best"), ready to sample,
     translate, export or `fit(resume=True)`."""
     from kerasgan.recipes.cyclegan import CycleGAN
+    from kerasgan.recipes.diffusion import Diffusion
     from kerasgan.recipes.gan import GAN
     from kerasgan.runs import Run, restore_checkpoint
 
@@ -36,6 +38,9 @@ def load_run(run_dir, checkpoint="latest", quiet=False):
     if isinstance(config, CycleGANConfig):
         recipe = CycleGAN(config)
         recipe.build(facts.get("decay_start", 0), facts.get("steps_total", 1))
+    elif isinstance(config, DiffusionConfig):
+        recipe = Diffusion(config)
+        recipe.build(facts.get("steps_total", 1))
     else:
         recipe = GAN(config)
         recipe.build(facts.get("label_names"), facts.get("steps_total", 1))
@@ -49,7 +54,8 @@ def load_run(run_dir, checkpoint="latest", quiet=False):
 def load_export(path):
     """An exported model as a Python function, loaded with TensorFlow alone.
 
-    Generators: `fn(num=16, labels=None, seed=0)` -> uint8 images (labels by name, e.g.
+    Generators and diffusion samplers (DDIM in the export's default steps): `fn(num=16,
+    labels=None, seed=0)` -> uint8 images (labels by name, e.g.
     {"color": "red"}). Translators: `fn(images)` -> uint8 images of the same size.
     """
     from kerasgan.export import find_export, load_saved_model, read_metadata
@@ -84,4 +90,4 @@ def load_export(path):
     return generate
 
 
-__all__ = ["GANConfig", "CycleGANConfig", "load_run", "load_export", "run_config"]
+__all__ = ["GANConfig", "CycleGANConfig", "DiffusionConfig", "load_run", "load_export", "run_config"]
