@@ -171,8 +171,8 @@ def run_generator(run_dir, tag):
     """(generate_fn, training config) of a run's checkpoint, the trainer rebuilt from config.json."""
     recipe = load_run(run_dir, tag)
     if not hasattr(recipe, "input_label_names"):
-        raise UserError(f"{run_dir} is a CycleGAN run; score CycleGAN models through their exports with "
-                        "--x2y/--y2x")
+        raise UserError(f"{run_dir} is a {type(recipe).__name__} run; score it through its export: --model "
+                        "exports/NAME (diffusion) or --x2y/--y2x (CycleGAN)")
     sampler = generator_sampler(recipe.generator, recipe.input_label_names(), recipe.config.latent)
     return sampler, recipe.run.load_config()
 
