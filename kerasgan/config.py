@@ -175,6 +175,11 @@ class GANConfig(Config):
     data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
                                            "random flip", flags=("--data-preprocess", "--data_preprocess"),
                                   group="data", choices=("basic", "deluxe"))
+    # Resolved from the data when training starts (GAN.fit) and recorded in config.json, so
+    # load_run and resume rebuild the same networks.
+    channels: int | None = option(None, "image channels of G and D: 1 (greyscale) or 3 (default: 1 when every "
+                                        "training image is greyscale, e.g. MNIST, else 3)", group="data",
+                                  choices=(1, 3))
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
     diffaug: str = option("", "DiffAugment policies applied to real and fake images, e.g. "
