@@ -92,3 +92,11 @@ def test_channels_3_forces_rgb_nets_on_greyscale_data(tmp_path):
     run = train_dcgan.main(flags(tmp_path, data, "--channels", "3", "--no-export"))
     assert json.loads((run.root / "config.json").read_text())["channels"] == 3
     assert load_run(run.root, quiet=True).generator.output_shape[-1] == 3
+
+
+def test_fid_scores_a_greyscale_run_through_three_channel_inception(tmp_path):
+    data = grey_folder(tmp_path / "digits")
+    run = train_dcgan.main(flags(tmp_path, data, "--no-export", "--fid-every", "2", "--fid-samples", "8",
+                                 "--fid-batch-size", "8", "--fid-weights", "random"))
+    rows = (run.root / "metrics.csv").read_text().splitlines()
+    assert len(rows) >= 2 and "fid" in rows[0]
