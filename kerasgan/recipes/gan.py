@@ -28,10 +28,13 @@ from kerasgan.recipes.base import Recipe, image_set_from
 
 def describe(config):
     """One line with the settings that differ between models."""
+    lr = f"lr {config.lr:g}"
+    if config.g_lr or config.d_lr:
+        lr = f"lr G {config.g_lr or config.lr:g} D {config.d_lr or config.lr:g}"
     if config.optimizer == "rmsprop":
-        optimizer = f"rmsprop lr {config.lr:g}"
+        optimizer = f"rmsprop {lr}"
     else:
-        optimizer = f"adam lr {config.lr:g} (beta1 {config.beta1:g}, beta2 {config.beta2:g})"
+        optimizer = f"adam {lr} (beta1 {config.beta1:g}, beta2 {config.beta2:g})"
     if config.model == "began":
         return f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
     extra = {"wgan": f", clip {config.clip_value:g}", "wgan-gp": f", gp weight {config.gp_weight:g}"}.get(config.loss, "")
