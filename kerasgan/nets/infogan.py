@@ -5,8 +5,7 @@ them back.
 number of continuous codes.
 
 - G: {"noise": [B, noise_dim], code: int [B] per categorical code, "continuous": [B, n]}
-  -> one-hot codes (scaled by sqrt(noise_dim), the noise's norm) and continuous codes
-  concatenated with the noise -> the DCGAN generator
+  -> one-hot codes and continuous codes concatenated with the noise -> the DCGAN generator
   (nets/dcgan.py) -> image [B, S, S, 3] in [-1, 1].
 - D: image [B, S, S, 3] -> DCGAN's downsampling trunk -> 4x4 features shared by
   D's head: "logit" [B, 1], and
@@ -14,8 +13,6 @@ number of continuous codes.
   code, "continuous_mean" and "continuous_logvar" [B, n] (a Gaussian per continuous code).
   On Q's dense features `norm="instance"` is layer norm over the units (layers.norm_layer).
 """
-
-import math
 
 import keras
 from keras import layers
@@ -51,14 +48,8 @@ def build_infogan_generator(categorical, continuous=2, image_size=64, noise_dim=
     check_codes(categorical, continuous)
     noise = keras.Input((noise_dim,), name="noise")
     codes = code_inputs(categorical, continuous)
-    # The one-hot codes are scaled to the noise's norm (sqrt(noise_dim) for N(0, 1) noise). At
-    # scale 1 a code moved G's first layer 8x less than the noise beside it, so G learnt to use
-    # it for small changes of stroke while the noise chose the digit: on MNIST the 10-way code
-    # agreed with the digits 25-32% of the time though Q read it back 99% (#18).
-    code_scale = math.sqrt(noise_dim)
     parts = [noise] + [
-        layers.Rescaling(code_scale, name=f"{name}_scaled")(
-            layers.CategoryEncoding(count, output_mode="one_hot", name=f"{name}_one_hot")(codes[name]))
+        layers.CategoryEncoding(count, output_mode="one_hot", name=f"{name}_one_hot")(codes[name])
         for name, count in categorical.items()
     ]
     if continuous:
