@@ -41,8 +41,15 @@ def _is_version(path):
 
 
 def _uint8_images(images):
-    """float [-1, 1] -> uint8, rounded, inside the serving graph."""
-    return tf.cast(tf.clip_by_value(tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5), 0, 255), tf.uint8)
+    """float [-1, 1] -> uint8 [B, H, W, 3], rounded, inside the serving graph.
+
+    A greyscale generator's one channel is repeated: every export serves RGB `images`, so
+    clients, `generate` and `evaluate` read any model's output the same way.
+    """
+    images = tf.cast(tf.clip_by_value(tf.round((tf.cast(images, tf.float32) + 1.0) * 127.5), 0, 255), tf.uint8)
+    if images.shape[-1] == 1:
+        images = tf.repeat(images, 3, axis=-1)
+    return images
 
 
 def _seed_pair(seed):

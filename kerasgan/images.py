@@ -13,8 +13,16 @@ def to_uint8(images):
     return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def to_rgb(images):
+    """uint8 [..., 1] greyscale -> [..., 3] (grey repeated); 3-channel images unchanged."""
+    images = np.asarray(images)
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
 def make_grid(images, columns=None, padding=2):
-    """uint8 [N, H, W, 3] -> one uint8 image with the N tiles in rows of `columns`."""
+    """uint8 [N, H, W, 3] (or greyscale [N, H, W, 1]) -> one uint8 RGB image with the N tiles in
+    rows of `columns`."""
+    images = to_rgb(images)
     count, height, width, channels = images.shape
     columns = columns or math.ceil(math.sqrt(count))
     rows = math.ceil(count / columns)
@@ -30,6 +38,9 @@ def make_grid(images, columns=None, padding=2):
 
 
 def save_png(image, path):
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]  # greyscale PNG
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(image).save(path)
@@ -37,10 +48,10 @@ def save_png(image, path):
 
 
 def save_gif(frames, path, duration_ms=80):
-    """Writes uint8 [T, H, W, 3] frames as a looping GIF."""
+    """Writes uint8 [T, H, W, 3] (or [T, H, W, 1]) frames as a looping GIF."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pictures = [Image.fromarray(frame) for frame in frames]
+    pictures = [Image.fromarray(frame) for frame in to_rgb(frames)]
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=duration_ms, loop=0)
     return path
 

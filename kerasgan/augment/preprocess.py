@@ -1,4 +1,4 @@
-"""Per-image preprocessing in tf.data: uint8 [H, W, 3] in, float32 [S, S, 3] in [-1, 1] out.
+"""Per-image preprocessing in tf.data: uint8 [H, W, C] in, float32 [S, S, C] in [-1, 1] out (C: 1 or 3).
 
 `basic` only resizes and rescales. `deluxe` is the course's augmentation: enlarge to 1.1x the
 image size with bicubic interpolation, take a random crop back to the image size, and flip
@@ -31,7 +31,7 @@ def deluxe(image, image_size, seed, load_size=None):
     load_size = load_size or int(round(image_size * 1.1))
     image = tf.image.resize(to_unit_range(image), (load_size, load_size), method="bicubic")
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    image = tf.image.stateless_random_crop(image, (image_size, image_size, 3), seed=crop_seed)
+    image = tf.image.stateless_random_crop(image, (image_size, image_size, image.shape[-1]), seed=crop_seed)
     image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     # Bicubic interpolation overshoots at edges; keep the [-1, 1] contract.
     return tf.clip_by_value(image, -1.0, 1.0)

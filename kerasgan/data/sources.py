@@ -18,7 +18,7 @@ COURSE_FOLDERS = {"grumpifycat": "cat/grumpifyBprocessed"}
 @dataclass
 class ImageSet:
     name: str
-    images: np.ndarray  # uint8 [N, S, S, 3]
+    images: np.ndarray  # uint8 [N, S, S, 3] as loaded; [N, S, S, 1] after with_channels(..., 1)
     labels: dict = field(default_factory=dict)  # {attribute: int32 [N]}
     label_names: dict = field(default_factory=dict)  # {attribute: [class names]}
 
@@ -73,3 +73,36 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
     names = tfds_label_names(tfds_builder(name, data_dir), keys) if keys else {}
     images, labels = load_tfds(name, "train", image_size, data_dir, label_keys=keys, max_images=num_images)
     return ImageSet(name.replace("/", "_"), images, labels, names)
+
+
+def is_greyscale(images):
+    """True when every image of uint8 [N, H, W, C] is grey: one channel, or R = G = B everywhere.
+
+    Every source loads images as RGB (greyscale files and TFDS' 1-channel images have their
+    grey value repeated), so equal channels are how a greyscale set shows itself.
+    """
+    images = np.asarray(images)
+    if images.shape[-1] == 1:
+        return True
+    return bool(np.array_equal(images[..., 0], images[..., 1]) and np.array_equal(images[..., 0], images[..., 2]))
+
+
+def with_channels(images, channels=None):
+    """(images uint8 [N, H, W, channels], channels) for `channels` 1, 3 or None (from the data).
+
+    None: 1 when every image is greyscale (MNIST, scans), else 3. Forcing 1 on colour images
+    takes their luma (ITU-R 601: 0.299 R + 0.587 G + 0.114 B); forcing 3 on grey ones repeats it.
+    """
+    images = np.asarray(images)
+    if channels is None:
+        channels = 1 if is_greyscale(images) else 3
+    if channels not in (1, 3):
+        raise UserError(f"--channels must be 1 or 3, got {channels}")
+    if images.shape[-1] == channels:
+        return images, channels
+    if channels == 3:
+        return np.repeat(images, 3, axis=-1), channels
+    if is_greyscale(images):
+        return np.ascontiguousarray(images[..., :1]), channels
+    luma = images.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
+    return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None], channels

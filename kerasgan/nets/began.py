@@ -28,8 +28,8 @@ def _conv_act(x, filters, activation, init, strides=1):
     return activation_layer(activation)(conv(filters, 3, strides, "same", init)(x))
 
 
-def decode(h, image_size, width=32, activation="elu", init="normal"):
-    """h [B, hidden] -> features [B, S, S, 3] (no output activation)."""
+def decode(h, image_size, width=32, activation="elu", init="normal", channels=3):
+    """h [B, hidden] -> features [B, S, S, channels] (no output activation)."""
     x = layers.Dense(8 * 8 * width, kernel_initializer=kernel_initializer(init))(h)
     x = layers.Reshape((8, 8, width))(x)
     stages = _stages(image_size)
@@ -38,7 +38,7 @@ def decode(h, image_size, width=32, activation="elu", init="normal"):
         x = _conv_act(x, width, activation, init)
         if stage < stages:
             x = layers.UpSampling2D(2)(x)
-    return conv(3, 3, 1, "same", init)(x)
+    return conv(channels, 3, 1, "same", init)(x)
 
 
 def encode(image, hidden=64, width=32, activation="elu", init="normal"):
@@ -56,18 +56,18 @@ def encode(image, hidden=64, width=32, activation="elu", init="normal"):
 
 
 def build_began_generator(image_size=64, noise_dim=64, width=32, activation="elu", init="normal",
-                          name="generator"):
-    """noise [B, noise_dim] -> image [B, image_size, image_size, 3] in [-1, 1]."""
+                          name="generator", channels=3):
+    """noise [B, noise_dim] -> image [B, image_size, image_size, channels] in [-1, 1]."""
     noise = keras.Input((noise_dim,), name="noise")
-    x = decode(noise, image_size, width, activation, init)
+    x = decode(noise, image_size, width, activation, init, channels)
     return keras.Model(noise, layers.Activation("tanh", dtype="float32", name="image")(x), name=name)
 
 
 def build_began_discriminator(image_size=64, hidden=64, width=32, activation="elu", init="normal",
-                              name="discriminator"):
-    """image [B, S, S, 3] -> reconstruction [B, S, S, 3] through a [B, hidden] bottleneck."""
-    image = keras.Input((image_size, image_size, 3), name="image")
+                              name="discriminator", channels=3):
+    """image [B, S, S, C] -> reconstruction [B, S, S, C] through a [B, hidden] bottleneck."""
+    image = keras.Input((image_size, image_size, channels), name="image")
     h = encode(image, hidden, width, activation, init)
-    x = decode(h, image_size, width, activation, init)
+    x = decode(h, image_size, width, activation, init, channels)
     return keras.Model(image, layers.Activation("linear", dtype="float32", name="reconstruction")(x),
                        name=name)

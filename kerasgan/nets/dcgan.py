@@ -1,9 +1,9 @@
 """DCGAN generator and discriminator at 64, 128 and 256 pixels (16 and 32 for quick runs).
 
 Generator: noise [B, noise_dim] -> dense to 4x4 -> (upsample x2 + conv) blocks -> tanh
-image [B, S, S, 3]. Discriminator: image [B, S, S, 3] -> k4 s2 p1 convs with LeakyReLU(0.2)
+image [B, S, S, C]. Discriminator: image [B, S, S, C] -> k4 s2 p1 convs with LeakyReLU(0.2)
 down to 4x4 -> a final k4 p0 conv -> one logit [B, 1]. At 256 (as in the high-resolution
-report) every block has two convs and reflection padding.
+report) every block has two convs and reflection padding. C is 3 (RGB) or 1 (greyscale).
 """
 
 import math
@@ -38,8 +38,8 @@ def _conv_same(filters, kernel, reflect, init, spectral_norm=False, strides=1, u
 
 
 def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample", norm="batch",
-                    activation="relu", init="normal", two_convs=None, name="generator"):
-    """noise [B, noise_dim] -> image [B, image_size, image_size, 3] in [-1, 1].
+                    activation="relu", init="normal", two_convs=None, name="generator", channels=3):
+    """noise [B, noise_dim] -> image [B, image_size, image_size, channels] in [-1, 1].
 
     `width` sets the channel count (width*8 at 4x4; the course uses 32, PyTorch's DCGAN
     example 64). `two_convs` (default: at 256) adds a second conv per block with reflection
@@ -58,7 +58,7 @@ def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample",
     normed = norm != "none"
     for level in range(1, blocks + 1):
         last = level == blocks
-        filters = 3 if last and not two_convs else _channels(width, level)
+        filters = channels if last and not two_convs else _channels(width, level)
         bias = last and not two_convs or not normed
         if upsample == "transpose":
             x = layers.Conv2DTranspose(filters, 4, 2, "same", use_bias=bias,
@@ -70,7 +70,7 @@ def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample",
             break
         x = apply(x, norm_layer(norm), activation_layer(activation))
         if two_convs:
-            x = apply(x, *_conv_same(3 if last else filters, 3, True, init, use_bias=last or not normed))
+            x = apply(x, *_conv_same(channels if last else filters, 3, True, init, use_bias=last or not normed))
             if not last:
                 x = apply(x, norm_layer(norm), activation_layer(activation))
     image = layers.Activation("tanh", dtype="float32", name="image")(x)
@@ -103,8 +103,8 @@ def discriminator_logit(x, init="normal", spectral_norm=False):
 
 
 def build_discriminator(image_size=64, width=32, norm="batch", spectral_norm=False, init="normal",
-                        two_convs=None, activation="leaky_relu", name="discriminator"):
-    """image [B, image_size, image_size, 3] -> logit [B, 1] (no sigmoid).
+                        two_convs=None, activation="leaky_relu", name="discriminator", channels=3):
+    """image [B, image_size, image_size, channels] -> logit [B, 1] (no sigmoid).
 
     k4 s2 p1 convs halve the size down to 4x4 (first conv without norm, as DCGAN); a final k4
     valid conv maps 4x4 to 1x1. `spectral_norm` wraps every conv. `activation` is DCGAN's
@@ -112,7 +112,7 @@ def build_discriminator(image_size=64, width=32, norm="batch", spectral_norm=Fal
     """
     blocks = num_blocks(image_size)
     two_convs = image_size >= 256 if two_convs is None else two_convs
-    image = keras.Input((image_size, image_size, 3), name="image")
+    image = keras.Input((image_size, image_size, channels), name="image")
     x = image
     for index in range(blocks):
         x = discriminator_block(x, index, blocks, width, norm, spectral_norm, init, two_convs, activation)

@@ -43,8 +43,8 @@ def code_inputs(categorical, continuous):
 
 def build_infogan_generator(categorical, continuous=2, image_size=64, noise_dim=62, width=32,
                             upsample="upsample", norm="batch", activation="relu", init="normal",
-                            name="generator"):
-    """{"noise": [B, noise_dim], code: int [B], "continuous": [B, n]} -> image [B, S, S, 3]."""
+                            name="generator", channels=3):
+    """{"noise": [B, noise_dim], code: int [B], "continuous": [B, n]} -> image [B, S, S, channels]."""
     check_codes(categorical, continuous)
     noise = keras.Input((noise_dim,), name="noise")
     codes = code_inputs(categorical, continuous)
@@ -56,7 +56,7 @@ def build_infogan_generator(categorical, continuous=2, image_size=64, noise_dim=
         parts.append(codes["continuous"])
     latent_dim = noise_dim + sum(categorical.values()) + continuous
     body = dcgan.build_generator(image_size, latent_dim, width, upsample, norm, activation, init,
-                                 name="generator_body")
+                                 name="generator_body", channels=channels)
     image = body(layers.Concatenate(name="noise_and_codes")(parts))
     return keras.Model({"noise": noise, **codes}, image, name=name)
 
@@ -80,12 +80,12 @@ def q_head(features, categorical, continuous, units=128, norm="batch", init="nor
 
 def build_infogan_discriminator(categorical, continuous=2, image_size=64, width=32, norm="batch",
                                 spectral_norm=False, init="normal", activation="leaky_relu", q_units=128,
-                                name="discriminator"):
-    """image [B, S, S, 3] -> {"logit": [B, 1], code: [B, classes], "continuous_mean": [B, n],
+                                name="discriminator", channels=3):
+    """image [B, S, S, channels] -> {"logit": [B, 1], code: [B, classes], "continuous_mean": [B, n],
     "continuous_logvar": [B, n]}."""
     check_codes(categorical, continuous)
     blocks = dcgan.num_blocks(image_size)
-    image = keras.Input((image_size, image_size, 3), name="image")
+    image = keras.Input((image_size, image_size, channels), name="image")
     x = image
     for index in range(blocks):
         x = dcgan.discriminator_block(x, index, blocks, width, norm, spectral_norm, init,

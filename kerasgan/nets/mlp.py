@@ -1,7 +1,7 @@
 """Fully connected generator and discriminator on flattened images (Goodfellow et al., 2014).
 
 Generator: noise [B, noise_dim] -> dense layers of width*8, width*16, width*32 units ->
-dense to S*S*3 -> tanh image [B, S, S, 3]. Discriminator: image [B, S, S, 3] -> flatten ->
+dense to S*S*C -> tanh image [B, S, S, C]. Discriminator: image [B, S, S, C] -> flatten ->
 dense layers of width*16, width*8 units -> one logit [B, 1]. With the default width 32 these
 are the usual 256-512-1024 and 512-256 stacks.
 """
@@ -29,23 +29,24 @@ def dense_block(x, units, norm="none", activation="leaky_relu", init="normal"):
     return apply(x, norm_layer(norm, dense=True), activation_layer(activation))
 
 
-def generator_body(x, image_size, width=32, norm="batch", activation="leaky_relu", init="normal"):
-    """[B, features] -> image [B, image_size, image_size, 3] in [-1, 1].
+def generator_body(x, image_size, width=32, norm="batch", activation="leaky_relu", init="normal", channels=3):
+    """[B, features] -> image [B, image_size, image_size, channels] in [-1, 1].
 
     The first hidden layer has no batch norm (it would only rescale the noise).
     """
     for i, units in enumerate(generator_units(width)):
         x = dense_block(x, units, norm if i > 0 else "none", activation, init)
-    x = layers.Dense(image_size * image_size * 3, kernel_initializer=kernel_initializer(init))(x)
-    x = layers.Reshape((image_size, image_size, 3))(x)
+    x = layers.Dense(image_size * image_size * channels, kernel_initializer=kernel_initializer(init))(x)
+    x = layers.Reshape((image_size, image_size, channels))(x)
     return layers.Activation("tanh", dtype="float32", name="image")(x)
 
 
 def build_mlp_generator(image_size=32, noise_dim=100, width=32, norm="batch", activation="leaky_relu",
-                        init="normal", name="generator"):
-    """noise [B, noise_dim] -> image [B, image_size, image_size, 3] in [-1, 1]."""
+                        init="normal", name="generator", channels=3):
+    """noise [B, noise_dim] -> image [B, image_size, image_size, channels] in [-1, 1]."""
     noise = keras.Input((noise_dim,), name="noise")
-    return keras.Model(noise, generator_body(noise, image_size, width, norm, activation, init), name=name)
+    return keras.Model(noise, generator_body(noise, image_size, width, norm, activation, init, channels),
+                       name=name)
 
 
 def logit_layer(init="normal"):
@@ -53,9 +54,9 @@ def logit_layer(init="normal"):
 
 
 def build_mlp_discriminator(image_size=32, width=32, activation="leaky_relu", init="normal",
-                            name="discriminator"):
-    """image [B, image_size, image_size, 3] -> logit [B, 1] (no sigmoid, no normalization)."""
-    image = keras.Input((image_size, image_size, 3), name="image")
+                            name="discriminator", channels=3):
+    """image [B, image_size, image_size, channels] -> logit [B, 1] (no sigmoid, no normalization)."""
+    image = keras.Input((image_size, image_size, channels), name="image")
     x = layers.Flatten()(image)
     for units in discriminator_units(width):
         x = dense_block(x, units, "none", activation, init)

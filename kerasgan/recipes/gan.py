@@ -28,10 +28,13 @@ from kerasgan.recipes.base import Recipe, image_set_from
 
 def describe(config):
     """One line with the settings that differ between models."""
+    lr = f"lr {config.lr:g}"
+    if config.g_lr or config.d_lr:
+        lr = f"lr G {config.g_lr or config.lr:g} D {config.d_lr or config.lr:g}"
     if config.optimizer == "rmsprop":
-        optimizer = f"rmsprop lr {config.lr:g}"
+        optimizer = f"rmsprop {lr}"
     else:
-        optimizer = f"adam lr {config.lr:g} (beta1 {config.beta1:g}, beta2 {config.beta2:g})"
+        optimizer = f"adam {lr} (beta1 {config.beta1:g}, beta2 {config.beta2:g})"
     if config.model == "began":
         return f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
     extra = {"wgan": f", clip {config.clip_value:g}", "wgan-gp": f", gp weight {config.gp_weight:g}"}.get(config.loss, "")
@@ -76,29 +79,30 @@ def build_networks(config, label_names=None):
     g_act, d_act = config.activation, config.activation or "leaky_relu"
     num_classes = {a: len(n) for a, n in (label_names or {}).items()}
     embed_dim = config.embed_dim or conditional.default_embed_dim(config.noise_dim)
+    c = {"channels": config.channels or 3}  # resolved from the data in GAN.fit
     if config.model == "gan":
-        return (mlp.build_mlp_generator(size, config.noise_dim, width, config.norm, g_act or "leaky_relu", init),
-                mlp.build_mlp_discriminator(size, width, d_act, init))
+        return (mlp.build_mlp_generator(size, config.noise_dim, width, config.norm, g_act or "leaky_relu", init, **c),
+                mlp.build_mlp_discriminator(size, width, d_act, init, **c))
     if config.model == "cgan":
         return (conditional.build_conditional_mlp_generator(num_classes, size, config.noise_dim, embed_dim, width,
-                                                            config.norm, g_act or "leaky_relu", init),
-                conditional.build_conditional_mlp_discriminator(num_classes, size, embed_dim, width, d_act, init))
+                                                            config.norm, g_act or "leaky_relu", init, **c),
+                conditional.build_conditional_mlp_discriminator(num_classes, size, embed_dim, width, d_act, init, **c))
     if config.model == "cdcgan":
         return (conditional.build_conditional_dcgan_generator(num_classes, size, config.noise_dim, embed_dim, width,
-                                                              config.g_upsample, config.norm, g_act or "relu", init),
+                                                              config.g_upsample, config.norm, g_act or "relu", init, **c),
                 conditional.build_conditional_dcgan_discriminator(num_classes, size, embed_dim, width, config.d_norm,
-                                                                  config.spectral_norm, init, d_act))
+                                                                  config.spectral_norm, init, d_act, **c))
     if config.model == "infogan":
         codes = info_codes(config, label_names or {})
         return (infogan.build_infogan_generator(codes, config.info_continuous, size, config.noise_dim, width,
-                                                config.g_upsample, config.norm, g_act or "relu", init),
+                                                config.g_upsample, config.norm, g_act or "relu", init, **c),
                 infogan.build_infogan_discriminator(codes, config.info_continuous, size, width, config.d_norm,
-                                                    config.spectral_norm, init, d_act))
+                                                    config.spectral_norm, init, d_act, **c))
     if config.model == "began":
-        return (began.build_began_generator(size, config.noise_dim, width, g_act or "elu", init),
-                began.build_began_discriminator(size, config.began_hidden, width, config.activation or "elu", init))
-    return (dcgan.build_generator(size, config.noise_dim, width, config.g_upsample, config.norm, g_act or "relu", init),
-            dcgan.build_discriminator(size, width, config.d_norm, config.spectral_norm, init, activation=d_act))
+        return (began.build_began_generator(size, config.noise_dim, width, g_act or "elu", init, **c),
+                began.build_began_discriminator(size, config.began_hidden, width, config.activation or "elu", init, **c))
+    return (dcgan.build_generator(size, config.noise_dim, width, config.g_upsample, config.norm, g_act or "relu", init, **c),
+            dcgan.build_discriminator(size, width, config.d_norm, config.spectral_norm, init, activation=d_act, **c))
 
 
 def build_trainer(config, label_names=None):
@@ -230,6 +234,7 @@ class GAN(Recipe):
 
         from kerasgan import callbacks as cb
         from kerasgan.data.pipeline import make_dataset
+        from kerasgan.data.sources import with_channels
         from kerasgan.metrics.callback import fid_callback_from_config, generator_sampler
         from kerasgan.runs import trainer_step
         from kerasgan.training import total_steps
@@ -237,7 +242,9 @@ class GAN(Recipe):
         changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
         config = self.config.replace(**changes).check() if changes else self.config
         data, config = image_set_from(data, config, config.needs_labels)
-        self.config = config
+        # A run from before --channels (none in its config.json) was trained on 3 channels.
+        data.images, channels = with_channels(data.images, config.channels or (3 if resume else None))
+        self.config = config = config.replace(channels=channels)
         keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
         labels, label_names = None, None
         if config.needs_labels:
@@ -294,10 +301,10 @@ class GAN(Recipe):
         return run
 
     def sample(self, num=16, labels=None, seed=0):
-        """uint8 images [num, H, W, 3] from the generator; `labels` {attribute: class name or id}."""
+        """uint8 images [num, H, W, 3] from the generator (greyscale models repeat their channel); `labels` {attribute: class name or id}."""
         import numpy as np
 
-        from kerasgan.images import to_uint8
+        from kerasgan.images import to_rgb, to_uint8
         from kerasgan.metrics.callback import draw_inputs, generator_specs
 
         if self.trainer is None:
@@ -311,7 +318,7 @@ class GAN(Recipe):
         specs = generator_specs(self.generator)
         inputs = draw_inputs(specs, num, names, self.config.latent, seed, labels=chosen)
         feed = inputs["noise"] if len(specs) == 1 else inputs
-        return to_uint8(np.asarray(self.generator(feed, training=False)))
+        return to_rgb(to_uint8(np.asarray(self.generator(feed, training=False))))
 
     def input_label_names(self):
         """{integer input: class names}: the attributes, or InfoGAN's categorical codes."""
