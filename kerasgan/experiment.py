@@ -528,7 +528,8 @@ def _check_same_run(cell, run):
     from kerasgan.recipes import run_config
 
     saved = run_config(run)
-    differences = cell.config.differences(saved)
+    # An option the cell leaves unset (None) is settled by the run from its data (channels).
+    differences = [d for d in cell.config.differences(saved) if d[1] is not None]
     if differences:
         listing = ", ".join(f"{name} = {_shown(mine)} (run: {_shown(theirs)})" for name, mine, theirs in differences)
         raise UserError(f"{run.root} was trained with other options than the plan's cell {cell.label}: "
