@@ -4,6 +4,7 @@ A recipe turns a config into a trained model inside a run directory. Subclasses 
 load their data, build their trainer and optimizers, render sample grids and export.
 """
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -47,13 +48,27 @@ class Recipe:
         self.run = open_run(self.config.runs_dir, name, self._run_record, resume)
         return self.run
 
+    @contextlib.contextmanager
+    def _setting_up_run(self):
+        """Building in the open run: a failure releases the run's lock before it propagates."""
+        try:
+            yield self.run
+        except BaseException:
+            self.run.unlock()
+            raise
+
     def _fit(self, dataset_at, steps, steps_per_epoch, callbacks, resume):
-        """Trains in the open run; the run's lock is released however this ends."""
+        """Trains in the open run on `dataset_at(step)` (the input pipeline positioned at a
+        step, sharded here for the strategy); the run's lock is released however this ends."""
+        from kerasgan import scale
         from kerasgan.runs import record_config
         from kerasgan.training import fit
 
+        def distributed_at(step):
+            return scale.distribute(dataset_at(step), self.strategy)
+
         try:
-            return fit(self.trainer, dataset_at, self.run, steps, steps_per_epoch, callbacks, resume,
+            return fit(self.trainer, distributed_at, self.run, steps, steps_per_epoch, callbacks, resume,
                        self.config.verbose, on_resumed=lambda: record_config(self.run, self._run_record))
         finally:
             self.run.unlock()

@@ -124,7 +124,7 @@ class CycleGAN(Recipe):
         facts = {"steps_total": total, "decay_start": decay_start, "dataset_name": pair.name,
                  "num_x": len(pair.x), "num_y": len(pair.y)}
         run = self._open_run(name, facts, resume)
-        try:
+        with self._setting_up_run():
             self.log(f"run {run.root}: {len(pair.x)} X and {len(pair.y)} Y images, {total} steps of batch "
                      f"{config.batch_size} (LR decays from step {decay_start})")
             trainer = self.build(decay_start, total)
@@ -136,16 +136,10 @@ class CycleGAN(Recipe):
                               config.sample_every),
                 cb.Checkpoint(run, config.checkpoint_every),
             ]
-        except BaseException:
-            run.unlock()
-            raise
 
         def dataset_at(step):
-            from kerasgan import scale
-
-            return scale.distribute(make_pair_dataset(pair, config.image_size, config.batch_size,
-                                                      config.data_preprocess, config.seed, step, config.load_size),
-                                    self.strategy)
+            return make_pair_dataset(pair, config.image_size, config.batch_size, config.data_preprocess,
+                                     config.seed, step, config.load_size)
 
         trained = self._fit(dataset_at, total, steps_per_epoch, [*run_callbacks, *callbacks], resume)
         self.log(f"samples:     {run.samples}  (rows: X, G(X), F(G(X)), Y, F(Y), G(F(Y)))\n"

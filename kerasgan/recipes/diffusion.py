@@ -125,7 +125,7 @@ class Diffusion(Recipe):
         name = config.name or config.default_name(dataset_name(config))
         facts = {"steps_total": total, "images": len(data.images), "dataset_name": data.name}
         run = self._open_run(name, facts, resume)
-        try:
+        with self._setting_up_run():
             self.log(f"run {run.root}: {len(data.images)} images, {total} steps of batch {config.batch_size}")
             self.log(describe(config))
             trainer = self.build(total)
@@ -139,15 +139,10 @@ class Diffusion(Recipe):
                                            tag=data.name)
             if fid is not None:
                 run_callbacks.append(fid)
-        except BaseException:
-            run.unlock()
-            raise
 
         def dataset_at(step):
-            from kerasgan import scale
-
-            return scale.distribute(make_dataset(data.images, config.image_size, config.batch_size,
-                                                 config.data_preprocess, config.seed, step), self.strategy)
+            return make_dataset(data.images, config.image_size, config.batch_size, config.data_preprocess,
+                                config.seed, step)
 
         trained = self._fit(dataset_at, total, steps_per_epoch, [*run_callbacks, *callbacks], resume)
         self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"

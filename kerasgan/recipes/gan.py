@@ -261,7 +261,7 @@ class GAN(Recipe):
         facts = {"steps_total": total, "images": len(data.images), "dataset_name": data.name,
                  "label_names": label_names}
         run = self._open_run(name, facts, resume)
-        try:
+        with self._setting_up_run():
             self.log(f"run {run.root}: {len(data.images)} images, {total} steps of batch {config.batch_size}")
             self.log(describe(config))
             trainer = self.build(label_names, total)
@@ -276,16 +276,10 @@ class GAN(Recipe):
             fid = fid_callback_from_config(config, sampler, data.images, run, writer, tag=data.name)
             if fid is not None:
                 run_callbacks.append(fid)
-        except BaseException:
-            run.unlock()
-            raise
 
         def dataset_at(step):
-            from kerasgan import scale
-
-            return scale.distribute(make_dataset(data.images, config.image_size, per_step,
-                                                 config.data_preprocess, config.seed, step, labels=labels),
-                                    self.strategy)
+            return make_dataset(data.images, config.image_size, per_step, config.data_preprocess, config.seed, step,
+                                labels=labels)
 
         trained = self._fit(dataset_at, total, steps_per_epoch, [*run_callbacks, *callbacks], resume)
         self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
