@@ -45,12 +45,23 @@ def trained(tmp_path, options):
     return gan
 
 
+def test_the_judge_is_calibrated(judge):
+    """The judge on 500 held-out real images and degraded copies of them. Measured: shape
+    accuracy 0.988, colour 1.000, clean rate of real images 0.994, of blurred (sigma 1.5) 0.014,
+    of checkered (+-24) 0.000, of uniform noise 0.000."""
+    cal = judge.calibrate(num_images=500)
+    print("judge calibration", cal)
+    assert cal["shape_accuracy"] > 0.95 and cal["color_accuracy"] > 0.95 and cal["clean_real"] > 0.95
+    assert cal["clean_blur_1.5"] < 0.1 and cal["clean_checker_24"] < 0.1 and cal["clean_noise"] < 0.05
+
+
 def test_dcgan_learns_clean_shapes(judge, tmp_path):
     """DCGAN at 32x32 with --ema 0.999, BCE, batch 32, for 600 steps.
 
     Measured: clean rate 0.00 -> 0.20, mean clean probability 0.003 -> 0.21 (an 800-step run:
     0.00 -> 0.13); about 2.5 minutes with the judge's training on 2 busy cores.
-    Broken (G's optimizer step removed): see the report of issue #13.
+    Broken on purpose (G's optimizer step removed): clean rate 0.00 -> 0.00, mean 0.0026 -> 0.0026;
+    the test failed.
     """
     options = {"loss": "bce", "batch_size": 32}
     before = judge.score(untrained_samples(options))
@@ -78,6 +89,7 @@ def test_conditional_dcgan_follows_its_labels(judge, tmp_path):
 
     Measured: colour accuracy 0.97 (chance 0.25); shape accuracy 0.43 (chance 0.33, too close
     to chance at this length to assert: the README says shape needs ~6000+ steps).
+    Broken on purpose (shapes' labels shuffled): colour accuracy 0.21, shape 0.34; the test failed.
     """
     gan = trained(tmp_path, {"model": "cdcgan", "steps": 600, "batch_size": 32})
     images, shapes, colors = label_samples(gan)
@@ -90,7 +102,8 @@ def test_cyclegan_turns_red_shapes_blue_and_keeps_the_shape(judge, tmp_path):
     """CycleGAN on shapes red <-> blue (train_cyclegan.py's default data), small nets, 300 steps.
 
     Measured on 96 held-out red shapes: G(x) judged blue 1.00, shape kept 0.97 (the judge's
-    shape accuracy on x itself: 0.97).
+    shape accuracy on x itself: 0.97). Broken on purpose (cycle loss zeroed, adversarial and
+    identity terms kept): blue 1.00, shape kept 0.67; the test failed.
     """
     cycle = CycleGAN(g_filters=16, d_filters=16, g_blocks=2, batch_size=4, num_images=256, steps=300,
                      runs_dir=str(tmp_path / "runs"), verbose=0, no_export=True, sample_every=100_000,
@@ -104,21 +117,37 @@ def test_cyclegan_turns_red_shapes_blue_and_keeps_the_shape(judge, tmp_path):
     kept_shape = float(np.mean(after["shape"] == labels["shape"]))
     print("cyclegan blue", turned_blue, "kept shape", kept_shape, "on x", np.mean(before["shape"] == labels["shape"]))
     assert turned_blue > 0.8
-    assert kept_shape > 0.7
+    assert kept_shape > 0.85
 
 
-@pytest.mark.skip(reason="not calibrated yet: wgan-gp's 300 steps (n_critic 5, batch 32) ran over 10 minutes "
-                         "on 2 busy cores; needs fewer steps or a smaller batch")
-@pytest.mark.parametrize("options", [{"model": "wgan-gp"}, {"model": "lsgan"}, {"loss": "hinge"}],
-                         ids=["wgan-gp", "lsgan", "hinge"])
+def colour_gap(judge, images):
+    """Total variation distance between the colours the judge sees in `images` (all of them,
+    clean or not) and the data's uniform colours: 0.75 when every image is one colour, 0 when
+    the four colours come equally often."""
+    shares = np.bincount(judge.predict(images)["color"], minlength=len(COLORS)) / len(images)
+    return 0.5 * float(np.abs(shares - 1.0 / len(COLORS)).sum())
+
+
+@pytest.mark.parametrize("options", [
+    {"model": "wgan-gp", "batch_size": 16, "steps": 300},  # n_critic 5: 1500 critic updates
+    {"model": "lsgan", "batch_size": 32, "steps": 600},
+    {"loss": "hinge", "batch_size": 32, "steps": 600},
+], ids=["wgan-gp", "lsgan", "hinge"])
 def test_each_loss_improves_on_the_untrained_generator(judge, tmp_path, options):
-    """A few hundred steps of each loss raise the judge's mean clean probability over step 0's.
+    """Each loss learns the data's colours: the colours the judge sees in 256 samples move
+    from one colour for nearly all (the untrained G's grey) to the data's even mix.
 
-    Not measured yet (see the skip reason).
+    The clean verdict is too strict for runs this short: after 600 steps of lsgan, 300 of
+    wgan-gp, the mean clean probability stayed at step 0's 0.003 (bce's 600 steps, above: 0.2).
+    Measured (7.4 min for the three on 2 cores shared with two trainings): colour gap 0.75 ->
+    wgan-gp 0.137, lsgan 0.070, hinge 0.141. Broken on purpose (G's optimizer step removed),
+    hinge: 0.75 -> 0.75; the test failed.
     """
-    options = {**options, "batch_size": 32}
-    before = judge.score(untrained_samples(options))
-    gan = trained(tmp_path, {**options, "steps": 300})
-    after = judge.score(gan.sample(256, seed=1))
-    print(options, before["clean_mean"], "->", after["clean_mean"], after)
-    assert after["clean_mean"] > before["clean_mean"] + 0.0
+    options = dict(options)
+    steps = options.pop("steps")
+    before = colour_gap(judge, untrained_samples(options))
+    gan = trained(tmp_path, {**options, "steps": steps})
+    after = colour_gap(judge, gan.sample(256, seed=1))
+    print(options, "colour gap", before, "->", after)
+    assert before > 0.5
+    assert after < 0.5 * before
