@@ -160,8 +160,8 @@ class Config:
                 raise UserError(f"--{name} must be in [0, 1), got {value}")
         if self.name is not None and not re.fullmatch(NAME_PATTERN, self.name):
             raise UserError(f"--name {self.name!r} may only hold letters, digits, '.', '_' and '-'")
-        if self.dataset == "shapes" and self.data_dir:
-            raise UserError("--dataset shapes is built in and reads no files: drop --data-dir, or drop "
+        if self.dataset in ("shapes", "shapes-dot") and self.data_dir:
+            raise UserError(f"--dataset {self.dataset} is built in and reads no files: drop --data-dir, or drop "
                             "--dataset to train on the folder")
         self.diffaug_policy  # noqa: B018  (raises on an unknown policy)
         return self
@@ -182,7 +182,8 @@ class GANConfig(Config):
     ADDED_FIELDS = {"ema": 0.0}
 
     # data
-    dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under --data-dir), "
+    dataset: str | None = option(None, "shapes (built in, default), shapes-dot (shapes with a small coloured dot, "
+                                       "attribute dot), grumpifycat (course layout under --data-dir), "
                                        "or a TensorFlow Datasets name", group="data")
     data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
