@@ -76,7 +76,7 @@ class LabelJudge:
     `real_accuracy` ({attr: accuracy on the held-back real images}) is set by `fit`.
     """
 
-    def __init__(self, label_names, image_size, channels=3, held_out=0.2, steps=400, batch_size=64, seed=0):
+    def __init__(self, label_names, image_size, channels=3, held_out=0.2, steps=500, batch_size=64, seed=0):
         if not label_names:
             raise UserError("label accuracy needs labels: this model is unconditional")
         self.label_names = {a: list(n) for a, n in label_names.items()}
@@ -115,7 +115,7 @@ class LabelJudge:
         batch = min(self.batch_size, len(train))
         rows = tf.data.Dataset.from_tensor_slices((x[train], {a: v[train] for a, v in y.items()}))
         rows = rows.shuffle(len(train), seed=self.seed).repeat().batch(batch)
-        model.fit(rows, steps_per_epoch=self.steps, epochs=1, verbose=0)
+        model.fit(rows, steps_per_epoch=self.steps, epochs=1, shuffle=False, verbose=0)
         self.model = model
         self.real_accuracy = self.accuracy(np.asarray(images)[held], {a: v[held] for a, v in y.items()})
         return self
