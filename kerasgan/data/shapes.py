@@ -6,10 +6,11 @@ the colours split it into two unpaired domains for CycleGAN (red shapes <-> blue
 default). Deterministic for a given seed.
 
 `shapes-dot` (`make_shapes(..., dot=True)`) adds a third attribute that covers a few pixels:
-a small disc (radius size/16: 2 px at 32x32) at a fixed place near the top-left corner,
-drawn over everything, whose colour `dot` (white, black, cyan or magenta) is drawn
-independently of the shape and its colour. Conditional models that follow big attributes
-but not small ones show it (#17).
+a small disc (radius size/16: 2 px at 32x32) at the centre of the shape, like an eye on a
+face, whose colour `dot` (white, black, cyan or magenta) is drawn independently of the shape
+and its colour. Conditional models that follow big attributes but not small ones show it
+(#17). (A first version put the dot at a fixed place in a corner: today's concat conditioning
+followed that one, 0.96 of the judge's accuracy after 600 steps, so it did not show the issue.)
 """
 
 import numpy as np
@@ -31,10 +32,9 @@ DOT_COLORS = {
 DOT_ATTRIBUTES = {**ATTRIBUTES, "dot": tuple(DOT_COLORS)}
 
 
-def dot_geometry(size):
-    """(centre, radius) in pixels of the `dot` disc: radius size/16, centred 2.5 radii from the top-left."""
-    radius = size / 16
-    return 2.5 * radius, radius
+def dot_radius(size):
+    """The `dot` disc's radius in pixels: size/16."""
+    return size / 16
 DOMAINS = ("red", "blue")
 
 
@@ -66,8 +66,7 @@ def _draw(rng, size, shape, color, dot=None):
     fill = np.asarray(COLORS[color], np.float32) + rng.normal(0, 10, size=3)
     image = image * (1 - coverage) + fill * coverage
     if dot is not None:
-        centre, dot_radius = dot_geometry(size)
-        disc = _shape_mask("circle", yy, xx, centre, centre, dot_radius)[..., None]
+        disc = _shape_mask("circle", yy, xx, cy, cx, dot_radius(size))[..., None]
         image = image * (1 - disc) + np.asarray(DOT_COLORS[dot], np.float32) * disc
     return np.clip(np.round(image), 0, 255).astype(np.uint8)
 
