@@ -38,7 +38,12 @@ def describe(config):
     if config.model == "began":
         return f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
     extra = {"wgan": f", clip {config.clip_value:g}", "wgan-gp": f", gp weight {config.gp_weight:g}"}.get(config.loss, "")
-    return f"model {config.model}: loss {config.loss}{extra}, {optimizer}, n_critic {config.n_critic}"
+    labels = ""
+    if config.conditional:
+        ac = f" (weight {config.ac_weight:g})" if config.d_conditioning == "acgan" else ""
+        labels = (f", labels: G {config.g_conditioning}, D {config.d_conditioning}{ac}, mismatch "
+                  f"{'on' if config.uses_mismatch else 'off'}")
+    return f"model {config.model}: loss {config.loss}{extra}, {optimizer}, n_critic {config.n_critic}{labels}"
 
 
 def select_labels(data, attributes=None):
