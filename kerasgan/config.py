@@ -26,7 +26,9 @@ G_CONDITIONING = ("concat", "cbn")
 D_CONDITIONING = ("concat", "projection", "acgan")
 # cdcgan's defaults, chosen by label accuracy on shapes-dot (README, Conditional models);
 # cgan keeps its MLP's concatenation on both sides.
-CONDITIONING_DEFAULTS = {"cdcgan": {"g_conditioning": "cbn", "d_conditioning": "projection"},
+# On its centred dot, G concat + D projection reached 0.83 of 0.98 after 1500 steps where
+# today's concat + concat stayed near chance (0.30 after 600) and cbn + acgan at 0.65.
+CONDITIONING_DEFAULTS = {"cdcgan": {"g_conditioning": "concat", "d_conditioning": "projection"},
                          "cgan": {"g_conditioning": "concat", "d_conditioning": "concat"}}
 GAN_LOSSES = ("lsgan", "bce", "hinge", "wgan", "wgan-gp")
 CYCLEGAN_LOSSES = ("lsgan", "bce", "hinge")
@@ -304,7 +306,7 @@ class GANConfig(Config):
                                       "--mismatch off)", group="labels")
     g_conditioning: str | None = option(None, "how G reads labels: concat (embeddings beside the noise) or cbn "
                                               "(conditional batch norm in every layer; cdcgan only) (default: "
-                                              "cdcgan cbn, cgan concat)", group="labels", choices=G_CONDITIONING)
+                                              "concat)", group="labels", choices=G_CONDITIONING)
     d_conditioning: str | None = option(None, "how D reads labels: concat (label maps after its first layer), "
                                               "projection (inner product with its last features) or acgan (a "
                                               "classifier head per attribute) (default: cdcgan projection, cgan "

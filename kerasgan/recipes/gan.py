@@ -5,7 +5,7 @@
 | dcgan   | DCGAN                             | GANTrainer, least squares (the course default)   |
 | gan     | MLP on flattened images           | GANTrainer, BCE                                  |
 | cgan    | MLP + label embeddings            | ConditionalGANTrainer, BCE                       |
-| cdcgan  | DCGAN, conditional BN + projection| ConditionalGANTrainer (ACGANTrainer: acgan), BCE |
+| cdcgan  | DCGAN + label embeddings, projection D | ConditionalGANTrainer (ACGANTrainer: acgan), BCE |
 | wgan    | DCGAN                             | GANTrainer, critic clipped to [-c, c]            |
 | wgan-gp | DCGAN, no norm in the critic      | GANTrainer, gradient penalty                     |
 | lsgan   | DCGAN                             | GANTrainer, least squares with a/b/c targets     |
