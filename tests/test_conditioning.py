@@ -287,3 +287,14 @@ def test_default_cdcgan_follows_the_small_dot(tmp_path):
     print("default cdcgan on shapes-dot", generated, "judge on real", real)
     assert generated["dot"] >= 0.42 * real["dot"]
     assert generated["color"] >= 0.9 * real["color"]
+
+
+def test_fused_batch_norm_without_scale_and_offset_matches_keras():
+    """CBN's plain batch norm (center=False, scale=False) runs the fused kernel with 1 and 0."""
+    from kerasgan.nets.layers import BatchNormalization
+
+    x = np.random.default_rng(8).normal(2.0, 3.0, size=(4, 5, 5, 6)).astype(np.float32)
+    ours = BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)
+    theirs = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)
+    np.testing.assert_allclose(np.asarray(ours(x, training=True)), np.asarray(theirs(x, training=True)), atol=1e-4)
+    np.testing.assert_allclose(np.asarray(ours.moving_variance), np.asarray(theirs.moving_variance), rtol=1e-5)
