@@ -26,23 +26,13 @@ import tensorflow as tf
 
 from kerasgan.callbacks import StepCallback
 from kerasgan.errors import UserError
+from kerasgan.images import to_classifier_input
 from kerasgan.latent import draw_noise
 
 # Images larger than this are judged at this size (area averaging): the judge stays small.
 MAX_JUDGE_SIZE = 64
 # Training steps (batches of 64) of the judge: about 15-30 s at 32x32 on 2 busy CPU cores.
 DEFAULT_JUDGE_STEPS = 500
-
-
-def to_judge_input(images, size):
-    """uint8 [0, 255] or float [-1, 1] images [N, H, W, C] -> float32 [0, 255] at size x size."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        images = (np.clip(images.astype(np.float32), -1.0, 1.0) + 1.0) * 127.5
-    images = images.astype(np.float32)
-    if images.shape[1] != size:
-        images = tf.image.resize(images, (size, size), method="area").numpy()
-    return images
 
 
 def build_label_classifier(num_classes, size, channels=3):
@@ -106,7 +96,7 @@ class LabelJudge:
         if len(images) < 10:
             raise UserError(f"label accuracy needs at least 10 labelled real images, got {len(images)}")
         train, held = held_back_split(len(images), self.held_out, self.seed)
-        x = to_judge_input(images, self.size)
+        x = to_classifier_input(images, self.size)
         y = {a: np.asarray(labels[a], np.int32) for a in self.label_names}
         keras.utils.set_random_seed(20_000 + self.seed)
         model = build_label_classifier({a: len(n) for a, n in self.label_names.items()}, self.size,
@@ -126,7 +116,7 @@ class LabelJudge:
         """{attr: class ids [N]} of uint8 or [-1, 1] float images."""
         if self.model is None:
             raise ValueError("fit the label judge first")
-        x = to_judge_input(images, self.size)
+        x = to_classifier_input(images, self.size)
         if x.shape[-1] != self.channels:
             x = np.repeat(x, self.channels, axis=-1) if x.shape[-1] == 1 else x[..., :self.channels]
         out = self.model.predict(x, batch_size=256, verbose=0)
