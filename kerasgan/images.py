@@ -70,3 +70,17 @@ def slerp(a, b, t):
     safe = np.where(sin < 1e-6, 1.0, sin)
     mixed = (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / safe
     return np.where(sin < 1e-6, (1 - t) * a + t * b, mixed)
+
+
+def to_classifier_input(images, size):
+    """uint8 [0, 255] or float [-1, 1] images [N, H, W, C] -> float32 in [0, 255] at size x size
+    (area averaging), what the judges (data/shapes_judge, metrics/label_accuracy) read."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        images = (np.clip(images.astype(np.float32), -1.0, 1.0) + 1.0) * 127.5
+    images = images.astype(np.float32)
+    if images.shape[1] != size:
+        import tensorflow as tf
+
+        images = tf.image.resize(images, (size, size), method="area").numpy()
+    return images

@@ -6,9 +6,13 @@
     python -m kerasgan.evaluate --folders samples/ data/cats/            # folder A against B
     python -m kerasgan.evaluate --x2y exports/cat_x2y --y2x exports/cat_y2x \\
         --x-dir data/grumpifyA --y-dir data/grumpifyB                    # CycleGAN, per domain
+    python -m kerasgan.evaluate --run runs/cdcgan_shapes-dot_32 --label-accuracy   # conditional models
 
 Generators are scored against --data-dir/--dataset (same meaning as in train_dcgan.py), or,
-without them, against the training data their run recorded. Prints a (metric, value) table,
+without them, against the training data their run recorded. --label-accuracy scores a
+conditional generator (run or export) by how often a classifier trained on the labelled real
+images reads each attribute of its images as the label they were drawn for, beside the
+classifier's accuracy on held-back real images (kerasgan/metrics/label_accuracy.py). Prints a (metric, value) table,
 or JSON with --json; what was compared goes to stderr.
 """
 
@@ -81,6 +85,10 @@ def build_parser():
                          help="noise seed (and the data seed of --dataset shapes)")
     options.add_argument("--save-samples", metavar="DIR", default=None,
                          help="also write the generated images to DIR as PNGs (for reference FID tools)")
+    options.add_argument("--label-accuracy", action="store_true",
+                         help="instead of FID: per-attribute label accuracy of a conditional --run or --model, "
+                              "judged by a classifier trained on the labelled real images (and its accuracy on "
+                              "held-back real ones)")
     options.add_argument("--json", action="store_true", help="print the results as JSON")
     add_fid_weights_args(options)
     return parser
@@ -225,6 +233,80 @@ def evaluate_generator(args, extractor):
             "weights": extractor.extractor_id}
 
 
+# -- label accuracy -----------------------------------------------------------------------
+
+
+def labelled_export_sampler(version_dir):
+    """(sample(count, seed) -> (uint8 images, {attr: ids}), label_names, training config) of an export."""
+    metadata = read_metadata(version_dir)
+    label_names = metadata.get("label_names") or {}
+    config = metadata.get("config", {})
+    if metadata.get("kind") != "conditional_generator" or not label_names or config.get("model") == "infogan":
+        raise UserError(f"{version_dir} is not a conditional generator (cgan, cdcgan): label accuracy needs "
+                        "labels to check")
+    serve, loaded = load_signature(version_dir)
+    specs = serve.structured_input_signature[1]
+
+    def sample(count, seed, _keep_alive=loaded):
+        inputs = draw_inputs(specs, count, label_names, metadata.get("latent", "normal"), seed)
+        images = serve(**{name: tf.constant(value) for name, value in inputs.items()})["images"].numpy()
+        return images, {a: inputs[a] for a in label_names}
+
+    return sample, label_names, config
+
+
+def labelled_run_sampler(run_dir, tag):
+    """As `labelled_export_sampler`, for a run's checkpoint."""
+    from kerasgan.config import CONDITIONAL
+    from kerasgan.metrics.label_accuracy import labelled_sampler
+
+    recipe = load_run(run_dir, tag)
+    model = getattr(recipe.config, "model", type(recipe).__name__)
+    if model not in CONDITIONAL:
+        raise UserError(f"{run_dir} is a {model} run: label accuracy needs a conditional model (cgan, cdcgan)")
+    label_names = recipe.label_names
+    return labelled_sampler(recipe.generator, label_names, recipe.config.latent), label_names, recipe.run.load_config()
+
+
+def labelled_image_set(args, config, image_size):
+    """The real images with their labels: --dataset/--data-dir, else the run's training data."""
+    if args.dataset or args.data_dir:
+        source = (args.dataset, args.data_dir, image_size, args.seed, args.num_images)
+    elif config.get("dataset") == "tf.data" or ("dataset" not in config and "data_dir" not in config):
+        raise UserError("pass --data-dir or --dataset: this model does not record its training data")
+    else:
+        source = (config.get("dataset"), config.get("data_dir"), image_size, config.get("seed", 0),
+                  config.get("num_images"))
+    keys = tuple(k.strip() for k in config.get("label_keys", "label").split(",") if k.strip())
+    return load_image_set(*source, with_labels=True, labels_csv=config.get("labels_csv") if not args.dataset else None,
+                          label_keys=keys)
+
+
+def evaluate_label_accuracy(args):
+    """Per-attribute label accuracy of a conditional generator (--model or --run)."""
+    from kerasgan.metrics.label_accuracy import fit_label_judge, label_accuracy, report
+
+    if args.model:
+        path = resolve_export(args.model)
+        sample, label_names, config = labelled_export_sampler(path)
+    else:
+        path = Path(args.run)
+        sample, label_names, config = labelled_run_sampler(path, args.checkpoint)
+    image_size = np.asarray(sample(1, args.seed)[0]).shape[1]
+    data = labelled_image_set(args, config, image_size)
+    for attribute, names in label_names.items():
+        if list(data.label_names.get(attribute, [])) != list(names):
+            raise UserError(f"the real images' {attribute!r} classes {data.label_names.get(attribute)} are not the "
+                            f"model's {list(names)}: give the labelled data it was trained on")
+    num_samples = args.num_samples or 1024
+    print(f"label accuracy of {num_samples} images from {path}; judge trained on {len(data.images)} labelled real "
+          f"images ({data.name}, {image_size}x{image_size}) but a held-back fifth", file=sys.stderr)
+    judge = fit_label_judge(data.images, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed)
+    generated = label_accuracy(sample, judge, num_samples, seed=args.seed)
+    return {**report(generated, judge), "generated_images": num_samples, "real_images": len(data.images),
+            "image_size": image_size}
+
+
 # -- folders and translators --------------------------------------------------------------
 
 
@@ -300,6 +382,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     kind = check_sources(args)
     check_paths(args)
+    if args.label_accuracy:
+        if kind not in ("--model", "--run"):
+            raise UserError("--label-accuracy scores a conditional generator: give --model or --run")
+        results = evaluate_label_accuracy(args)
+        print(json.dumps(results, indent=2) if args.json else format_table(results))
+        return results
     extractor = inception_from_flag(args.fid_weights, args.fid_batch_size)
     if kind == "--folders":
         results = evaluate_folders(args, extractor)

@@ -43,6 +43,7 @@ import functools
 import numpy as np
 
 from kerasgan.data.shapes import COLORS, SHAPES, make_shapes
+from kerasgan.images import to_classifier_input
 
 JUDGE_SIZE = 32
 # Degradations (index = kind): each returns degraded uint8-range float images.
@@ -126,19 +127,6 @@ def degrade(images, kinds, rng):
     return np.clip(np.round(out), 0, 255)
 
 
-def resize_to(images, size):
-    """uint8 or [-1, 1] float images -> float32 in [0, 255] at size x size (area averaging)."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        images = (np.clip(images.astype(np.float32), -1.0, 1.0) + 1.0) * 127.5
-    images = images.astype(np.float32)
-    if images.shape[1] != size:
-        import tensorflow as tf
-
-        images = tf.image.resize(images, (size, size), method="area").numpy()
-    return images
-
-
 def build_classifier(size=JUDGE_SIZE):
     """image [S, S, 3] in [0, 255] -> {"shape": logits [3], "color": logits [4], "clean": logit [1]}."""
     import keras
@@ -220,7 +208,7 @@ class ShapesJudge:
         """
         if self.model is None:
             self.fit()
-        x = resize_to(images, self.image_size)
+        x = to_classifier_input(images, self.image_size)
         out = self.model.predict(x, batch_size=256, verbose=0)
         prob = 1.0 / (1.0 + np.exp(-np.asarray(out["clean"])[:, 0]))
         return {"shape": np.argmax(out["shape"], axis=-1), "color": np.argmax(out["color"], axis=-1),

@@ -13,6 +13,8 @@ from kerasgan.errors import UserError
 
 # The course layout: <data root>/cat/grumpifyBprocessed (DCGAN) and grumpifyAprocessed.
 COURSE_FOLDERS = {"grumpifycat": "cat/grumpifyBprocessed"}
+# The procedural datasets: `shapes`, and `shapes-dot` with its small `dot` attribute (#17).
+BUILT_IN = ("shapes", "shapes-dot")
 
 
 @dataclass
@@ -36,11 +38,11 @@ def course_folder(data_root, relative, dataset):
 
 def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_labels=False,
                    labels_csv=None, label_keys=("label",)):
-    """`dataset`: None (a folder at `data_dir`), "shapes", "grumpifycat" or a TFDS name.
+    """`dataset`: None (a folder at `data_dir`), "shapes", "shapes-dot", "grumpifycat" or a TFDS name.
 
-    `shapes` always carries its `shape` and `color` labels. With `with_labels` (a model that
-    needs labels), a folder is labelled by its class subfolders and a TFDS dataset by its
-    `label_keys`; `labels_csv` labels a folder from a CSV (see kerasgan/data/labels.py).
+    `shapes` always carries its `shape` and `color` labels, `shapes-dot` also `dot`. With
+    `with_labels` (a model that needs labels), a folder is labelled by its class subfolders
+    and a TFDS dataset by its `label_keys`; `labels_csv` labels a folder from a CSV (see kerasgan/data/labels.py).
 
     `num_images` caps every source: the first N of a TFDS split, N shapes, and for folders
     (plain, labelled or the course layout) N files spread evenly over the sorted listing (or
@@ -58,11 +60,13 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
         if with_labels:
             return ImageSet(folder.name, *load_subfolder_labels(folder, image_size, max_images=num_images))
         return ImageSet(folder.name, load_folder(folder, image_size, max_images=num_images))
-    if dataset == "shapes":
-        from kerasgan.data.shapes import ATTRIBUTES
+    if dataset in BUILT_IN:
+        from kerasgan.data.shapes import ATTRIBUTES, DOT_ATTRIBUTES
 
-        images, labels = make_shapes(num_images or 2048, image_size, seed)
-        return ImageSet("shapes", images, labels, {k: list(v) for k, v in ATTRIBUTES.items()})
+        dot = dataset == "shapes-dot"
+        images, labels = make_shapes(num_images or 2048, image_size, seed, dot=dot)
+        names = DOT_ATTRIBUTES if dot else ATTRIBUTES
+        return ImageSet(dataset, images, labels, {k: list(v) for k, v in names.items()})
     if dataset.lower() in COURSE_FOLDERS:
         if with_labels:
             raise UserError(f"{dataset} has no labels: label a folder with class subfolders or --labels-csv")

@@ -45,15 +45,29 @@ def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample",
     example 64). `two_convs` (default: at 256) adds a second conv per block with reflection
     padding.
     """
+    noise = keras.Input((noise_dim,), name="noise")
+    image = generator_body(noise, image_size, width, upsample, norm, activation, init, two_convs, channels)
+    return keras.Model(noise, image, name=name)
+
+
+def generator_body(x, image_size=64, width=32, upsample="upsample", norm="batch", activation="relu",
+                   init="normal", two_convs=None, channels=3, normalize=None):
+    """The generator's layers on a tensor: [B, features] -> image [B, S, S, channels] in [-1, 1].
+
+    `normalize(x)`, when given, replaces every `norm` layer (a conditional batch norm reads
+    labels there, see nets/conditional.py); `norm` then only says whether a norm follows
+    each conv (so the conv before it needs no bias).
+    """
     if upsample not in UPSAMPLING:
         raise ValueError(f"unknown upsampling {upsample!r}; choose one of {UPSAMPLING}")
     blocks = num_blocks(image_size)
     two_convs = image_size >= 256 if two_convs is None else two_convs
-    noise = keras.Input((noise_dim,), name="noise")
+    if normalize is None:
+        normalize = lambda t: apply(t, norm_layer(norm))  # noqa: E731
     x = layers.Dense(4 * 4 * _channels(width, 0), use_bias=False,
-                     kernel_initializer=kernel_initializer(init))(noise)
+                     kernel_initializer=kernel_initializer(init))(x)
     x = layers.Reshape((4, 4, _channels(width, 0)))(x)
-    x = apply(x, norm_layer(norm), activation_layer(activation))
+    x = apply(normalize(x), activation_layer(activation))
     # A bias right before a norm layer is subtracted away with the mean: skip it.
     normed = norm != "none"
     for level in range(1, blocks + 1):
@@ -68,13 +82,12 @@ def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample",
             x = apply(x, *_conv_same(filters, 3, two_convs, init, use_bias=bias))
         if last and not two_convs:
             break
-        x = apply(x, norm_layer(norm), activation_layer(activation))
+        x = apply(normalize(x), activation_layer(activation))
         if two_convs:
             x = apply(x, *_conv_same(channels if last else filters, 3, True, init, use_bias=last or not normed))
             if not last:
-                x = apply(x, norm_layer(norm), activation_layer(activation))
-    image = layers.Activation("tanh", dtype="float32", name="image")(x)
-    return keras.Model(noise, image, name=name)
+                x = apply(normalize(x), activation_layer(activation))
+    return layers.Activation("tanh", dtype="float32", name="image")(x)
 
 
 def discriminator_block(x, index, blocks, width=32, norm="batch", spectral_norm=False, init="normal",

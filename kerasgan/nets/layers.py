@@ -62,14 +62,18 @@ class BatchNormalization(layers.BatchNormalization):
 
     def call(self, inputs, training=None, mask=None):
         fused = (training and self.trainable and mask is None and len(inputs.shape) == 4
-                 and self.axis in (-1, 3) and self.scale and self.center and not self.renorm
+                 and self.axis in (-1, 3) and not self.renorm
                  and not self.synchronized)  # synchronized: Keras' all-reduced statistics (tf.distribute)
         if not fused:
             return super().call(inputs, training=training, mask=mask)
         x = ops.cast(inputs, "float32")  # as Keras: half-precision statistics overflow
         empty = tf.constant([], tf.float32)
+        # Without its own scale/offset (a conditional batch norm's, nets/conditional.py): 1 and 0.
+        channels = tf.shape(x)[-1:]
+        scale = ops.cast(self.gamma, "float32") if self.scale else tf.ones(channels, tf.float32)
+        offset = ops.cast(self.beta, "float32") if self.center else tf.zeros(channels, tf.float32)
         y, mean, unbiased_variance, *_ = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=ops.cast(self.gamma, "float32"), offset=ops.cast(self.beta, "float32"), mean=empty,
+            x=x, scale=scale, offset=offset, mean=empty,
             variance=empty, epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC",
             is_training=True)
         count = tf.cast(tf.reduce_prod(tf.shape(x)[:3]), tf.float32)

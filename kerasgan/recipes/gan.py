@@ -5,7 +5,7 @@
 | dcgan   | DCGAN                             | GANTrainer, least squares (the course default)   |
 | gan     | MLP on flattened images           | GANTrainer, BCE                                  |
 | cgan    | MLP + label embeddings            | ConditionalGANTrainer, BCE                       |
-| cdcgan  | DCGAN + label embeddings / maps   | ConditionalGANTrainer, BCE                       |
+| cdcgan  | DCGAN + label embeddings, projection D | ConditionalGANTrainer (ACGANTrainer: acgan), BCE |
 | wgan    | DCGAN                             | GANTrainer, critic clipped to [-c, c]            |
 | wgan-gp | DCGAN, no norm in the critic      | GANTrainer, gradient penalty                     |
 | lsgan   | DCGAN                             | GANTrainer, least squares with a/b/c targets     |
@@ -38,7 +38,12 @@ def describe(config):
     if config.model == "began":
         return f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
     extra = {"wgan": f", clip {config.clip_value:g}", "wgan-gp": f", gp weight {config.gp_weight:g}"}.get(config.loss, "")
-    return f"model {config.model}: loss {config.loss}{extra}, {optimizer}, n_critic {config.n_critic}"
+    labels = ""
+    if config.conditional:
+        ac = f" (weight {config.ac_weight:g})" if config.d_conditioning == "acgan" else ""
+        labels = (f", labels: G {config.g_conditioning}, D {config.d_conditioning}{ac}, mismatch "
+                  f"{'on' if config.uses_mismatch else 'off'}")
+    return f"model {config.model}: loss {config.loss}{extra}, {optimizer}, n_critic {config.n_critic}{labels}"
 
 
 def select_labels(data, attributes=None):
@@ -83,15 +88,19 @@ def build_networks(config, label_names=None):
     if config.model == "gan":
         return (mlp.build_mlp_generator(size, config.noise_dim, width, config.norm, g_act or "leaky_relu", init, **c),
                 mlp.build_mlp_discriminator(size, width, d_act, init, **c))
+    g_cond = {"conditioning": config.g_conditioning or "concat"}
+    d_cond = {"conditioning": config.d_conditioning or "concat"}
     if config.model == "cgan":
         return (conditional.build_conditional_mlp_generator(num_classes, size, config.noise_dim, embed_dim, width,
-                                                            config.norm, g_act or "leaky_relu", init, **c),
-                conditional.build_conditional_mlp_discriminator(num_classes, size, embed_dim, width, d_act, init, **c))
+                                                            config.norm, g_act or "leaky_relu", init, **c, **g_cond),
+                conditional.build_conditional_mlp_discriminator(num_classes, size, embed_dim, width, d_act, init, **c,
+                                                                **d_cond))
     if config.model == "cdcgan":
         return (conditional.build_conditional_dcgan_generator(num_classes, size, config.noise_dim, embed_dim, width,
-                                                              config.g_upsample, config.norm, g_act or "relu", init, **c),
+                                                              config.g_upsample, config.norm, g_act or "relu", init,
+                                                              **c, **g_cond),
                 conditional.build_conditional_dcgan_discriminator(num_classes, size, embed_dim, width, config.d_norm,
-                                                                  config.spectral_norm, init, d_act, **c))
+                                                                  config.spectral_norm, init, d_act, **c, **d_cond))
     if config.model == "infogan":
         codes = info_codes(config, label_names or {})
         return (infogan.build_infogan_generator(codes, config.info_continuous, size, config.noise_dim, width,
@@ -108,7 +117,7 @@ def build_networks(config, label_names=None):
 def build_trainer(config, label_names=None):
     """The trainer for `config.model`, around fresh networks."""
     from kerasgan.trainers.began import BEGANTrainer
-    from kerasgan.trainers.conditional import ConditionalGANTrainer
+    from kerasgan.trainers.conditional import ACGANTrainer, ConditionalGANTrainer
     from kerasgan.trainers.gan import GANTrainer
     from kerasgan.trainers.infogan import InfoGANTrainer
 
@@ -122,7 +131,9 @@ def build_trainer(config, label_names=None):
                    "noisy_labels": config.noisy_labels, "lsgan_targets": config.lsgan_targets, **common}
     if config.model in CONDITIONAL:
         num_classes = {a: len(n) for a, n in label_names.items()}
-        return ConditionalGANTrainer(generator, discriminator, num_classes, not config.no_mismatch, **adversarial)
+        if config.d_conditioning == "acgan":
+            return ACGANTrainer(generator, discriminator, num_classes, config.ac_weight, **adversarial)
+        return ConditionalGANTrainer(generator, discriminator, num_classes, config.uses_mismatch, **adversarial)
     if config.model == "infogan":
         return InfoGANTrainer(generator, discriminator, info_codes(config, label_names or {}), config.info_continuous,
                               config.info_weight, config.info_continuous_weight, config.info_continuous_loss,
@@ -276,6 +287,12 @@ class GAN(Recipe):
             fid = fid_callback_from_config(config, sampler, data.images, run, writer, tag=data.name)
             if fid is not None:
                 run_callbacks.append(fid)
+            if config.label_accuracy_every:
+                from kerasgan.metrics.label_accuracy import LabelAccuracyCallback
+
+                run_callbacks.append(LabelAccuracyCallback(
+                    data.images, labels, label_names, config.label_accuracy_every, writer,
+                    config.label_accuracy_samples, config.latent, config.seed, verbose=config.verbose > 0))
 
         def dataset_at(step):
             return make_dataset(data.images, config.image_size, per_step, config.data_preprocess, config.seed, step,

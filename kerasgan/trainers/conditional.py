@@ -10,7 +10,19 @@ must check that an image fits its labels, not only that it looks real:
 where y' differs from y in one attribute per example (see `mismatched`).
 
 which is the mean of the unconditional loss over (real, fake) and (real, mismatched) pairs.
-Every loss of GANTrainer works (lsgan, bce, hinge, wgan with clipping, wgan-gp).
+Every loss of GANTrainer works (lsgan, bce, hinge, wgan with clipping, wgan-gp). The same
+update serves the concat and the projection discriminators (nets/conditional.py): both read
+(image, labels) and return a logit.
+
+`ACGANTrainer` is for the AC-GAN discriminator, which reads the image alone and classifies
+every attribute besides its adversarial logit (Odena et al. 2017):
+
+    L_D = L_adv(D) + ac_weight * sum_attr CE(C_attr(x), y_attr)          (real images)
+    L_G = L_adv(G) + ac_weight * sum_attr CE(C_attr(G(z, y)), y_attr)    (its fakes)
+
+D's classifier learns from real images only (not from fakes, which early on would teach it
+G's mistakes); G is pushed to draw images the classifier reads as their labels. No
+mismatched negatives: its logit does not read labels, so a mismatched pair is the real pair.
 """
 
 import itertools
@@ -22,7 +34,7 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.images import make_grid, to_uint8
-from kerasgan.trainers.gan import GANTrainer, draw_for_replica, global_mean, replica_mean
+from kerasgan.trainers.gan import GANTrainer, draw_for_replica, global_mean, replica_mean, replica_sum
 
 
 class ConditionalGANTrainer(GANTrainer):
@@ -94,6 +106,60 @@ class ConditionalGANTrainer(GANTrainer):
         self.update_discriminator(tape, loss)
         self.track_d(loss, real_logits, fake_logits)
         self.trackers["d_mismatch"].update_state(replica_mean(ops.mean(wrong_logits)))
+
+
+def class_cross_entropy(outputs, labels, num_classes):
+    """sum over attributes of the cross-entropy of class logits `outputs[attr]` [B, classes]
+    against `labels[attr]` int [B], per example: [B]."""
+    total = 0.0
+    for name in num_classes:
+        total = total + tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=ops.cast(labels[name], "int32"), logits=ops.cast(outputs[name], "float32"))
+    return total
+
+
+class ACGANTrainer(ConditionalGANTrainer):
+    """ConditionalGANTrainer for a discriminator {"image"} -> {"logit", attr: class logits...}:
+    the auxiliary classifier's cross-entropy joins D's loss on real images and G's loss on its
+    fakes, weighted by `ac_weight` (see the module doc)."""
+
+    def __init__(self, generator, discriminator, num_classes, ac_weight=1.0, **kwargs):
+        if kwargs.pop("mismatch", False):
+            raise ValueError("AC-GAN's discriminator does not read labels: mismatched negatives do not apply")
+        super().__init__(generator, discriminator, num_classes, mismatch=False, **kwargs)
+        self.ac_weight = ac_weight
+        for name in ("ac_real", "ac_fake", "ac_real_accuracy"):
+            self.trackers[name] = keras.metrics.Mean(name=name)
+
+    def critic(self, images, labels=None):
+        return self.discriminator({"image": images}, training=True)
+
+    def d_update(self, real, labels, fake, codes):
+        real_target, fake_target = self.d_targets(ops.shape(real)[0])
+        with tf.GradientTape() as tape:
+            real_out, fake_out = self.discriminate(real, fake, labels)
+            per_example = losses.d_loss(self.loss_kind, real_out["logit"], fake_out["logit"],
+                                        real_target, fake_target)
+            classification = class_cross_entropy(real_out, labels, self.num_classes)
+            per_example = per_example + self.ac_weight * classification
+            per_example = per_example + self.penalty(real, fake, lambda x: self.critic(x)["logit"])
+            loss = global_mean(per_example)
+        self.update_discriminator(tape, loss)
+        self.track_d(loss, real_out["logit"], fake_out["logit"])
+        self.trackers["ac_real"].update_state(replica_sum(global_mean(classification)))
+        hits = [ops.cast(ops.equal(ops.cast(ops.argmax(real_out[a], axis=-1), "int32"), ops.cast(labels[a], "int32")),
+                         "float32")
+                for a in self.num_classes]
+        self.trackers["ac_real_accuracy"].update_state(replica_mean(ops.mean(ops.stack(hits))))
+
+    def generator_loss(self, fake, codes):
+        fake_out = self.critic(self.augment(fake), codes)
+        adversarial = losses.g_loss(self.loss_kind, fake_out["logit"], self.g_target)
+        classification = class_cross_entropy(fake_out, codes, self.num_classes)
+        loss = global_mean(adversarial + self.ac_weight * classification)
+        self.trackers["g_loss"].update_state(replica_sum(loss))
+        self.trackers["ac_fake"].update_state(replica_sum(global_mean(classification)))
+        return loss
 
 
 # -- sample grids --------------------------------------------------------------------------

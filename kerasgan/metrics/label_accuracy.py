@@ -1,0 +1,228 @@
+"""Label accuracy: does a conditional generator draw what its labels ask for, attribute by attribute?
+
+A small classifier (the *judge*: a few convs, one softmax head per attribute) is trained on
+the real labelled images, with a held-back split it never trains on. Generated images are
+then classified and compared with the labels they were generated for:
+
+    accuracy(attr) = mean over samples of [judge_attr(G(z, y)) == y_attr]
+
+reported beside the judge's accuracy on the held-back real images (its calibration: a
+generator cannot be judged better than the judge reads real images) and chance (1 / classes).
+An attribute a generator ignores scores near chance even when the others score near the
+judge's real accuracy.
+
+    judge = fit_label_judge(images, labels, label_names)          # uint8 [N, S, S, C], {attr: int [N]}
+    scores = label_accuracy(labelled_sampler(generator, label_names), judge, num_samples=1024)
+
+`evaluate --label-accuracy` prints it for a run or an export; `--label-accuracy-every N` logs
+it to TensorBoard during training (LabelAccuracyCallback).
+"""
+
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from kerasgan.callbacks import StepCallback
+from kerasgan.errors import UserError
+from kerasgan.images import to_classifier_input
+from kerasgan.latent import draw_noise
+
+# Images larger than this are judged at this size (area averaging): the judge stays small.
+MAX_JUDGE_SIZE = 64
+# Training steps (batches of 64) of the judge: about 15-30 s at 32x32 on 2 busy CPU cores.
+DEFAULT_JUDGE_STEPS = 500
+
+
+def build_label_classifier(num_classes, size, channels=3):
+    """image [S, S, C] in [0, 255] -> {attr: logits [classes]}.
+
+    Stride-2 convs down to S/8, then global average and max pooling: max pooling keeps a
+    feature that fires on a few pixels only (a small attribute) from being averaged away.
+    """
+    import keras
+    from keras import layers
+
+    image = keras.Input((size, size, channels), name="image")
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(image)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
+    for filters in (32, 64, 64):
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = {name: layers.Dense(count, name=name)(x) for name, count in num_classes.items()}
+    return keras.Model(image, outputs, name="label_judge")
+
+
+def held_back_split(count, fraction, seed):
+    """(train indices, held-back indices): a seeded permutation cut at `fraction`."""
+    order = np.random.default_rng(seed).permutation(count)
+    held = max(1, int(round(count * fraction)))
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+class LabelJudge:
+    """A classifier of every attribute, trained on real images (see the module doc).
+
+    `real_accuracy` ({attr: accuracy on the held-back real images}) is set by `fit`.
+    """
+
+    def __init__(self, label_names, image_size, channels=3, held_out=0.2, steps=None, batch_size=64, seed=0):
+        if not label_names:
+            raise UserError("label accuracy needs labels: this model is unconditional")
+        self.label_names = {a: list(n) for a, n in label_names.items()}
+        self.size = min(image_size, MAX_JUDGE_SIZE)
+        self.channels = channels
+        self.held_out = held_out
+        self.steps = steps or DEFAULT_JUDGE_STEPS
+        self.batch_size = batch_size
+        self.seed = seed
+        self.model = None
+        self.real_accuracy = None
+
+    @property
+    def chance(self):
+        return {a: 1.0 / len(n) for a, n in self.label_names.items()}
+
+    def fit(self, images, labels):
+        """Trains on the real `images` (uint8 [N, S, S, C]) and `labels` ({attr: int [N]}) but a
+        held-back share, on which it then measures `real_accuracy`."""
+        import keras
+
+        missing = [a for a in self.label_names if a not in labels]
+        if missing:
+            raise UserError(f"the real images have no {missing[0]!r} labels to train the label judge on")
+        if len(images) < 10:
+            raise UserError(f"label accuracy needs at least 10 labelled real images, got {len(images)}")
+        train, held = held_back_split(len(images), self.held_out, self.seed)
+        x = to_classifier_input(images, self.size)
+        y = {a: np.asarray(labels[a], np.int32) for a in self.label_names}
+        keras.utils.set_random_seed(20_000 + self.seed)
+        model = build_label_classifier({a: len(n) for a, n in self.label_names.items()}, self.size,
+                                       x.shape[-1])
+        model.compile(optimizer=keras.optimizers.Adam(2e-3),
+                      loss={a: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for a in y},
+                      jit_compile=False)
+        batch = min(self.batch_size, len(train))
+        rows = tf.data.Dataset.from_tensor_slices((x[train], {a: v[train] for a, v in y.items()}))
+        rows = rows.shuffle(len(train), seed=self.seed).repeat().batch(batch)
+        model.fit(rows, steps_per_epoch=self.steps, epochs=1, shuffle=False, verbose=0)
+        self.model = model
+        self.real_accuracy = self.accuracy(np.asarray(images)[held], {a: v[held] for a, v in y.items()})
+        return self
+
+    def predict(self, images):
+        """{attr: class ids [N]} of uint8 or [-1, 1] float images."""
+        if self.model is None:
+            raise ValueError("fit the label judge first")
+        x = to_classifier_input(images, self.size)
+        if x.shape[-1] != self.channels:
+            x = np.repeat(x, self.channels, axis=-1) if x.shape[-1] == 1 else x[..., :self.channels]
+        out = self.model.predict(x, batch_size=256, verbose=0)
+        return {a: np.argmax(np.asarray(out[a]), axis=-1) for a in self.label_names}
+
+    def accuracy(self, images, labels):
+        """{attr: share of `images` classified as their label}."""
+        predicted = self.predict(images)
+        return {a: float(np.mean(predicted[a] == np.asarray(labels[a]))) for a in self.label_names}
+
+
+def fit_label_judge(images, labels, label_names, seed=0, **options):
+    """A LabelJudge trained on real images and labels (options: held_out, steps, batch_size)."""
+    images = np.asarray(images)
+    return LabelJudge(label_names, images.shape[1], images.shape[-1], seed=seed, **options).fit(images, labels)
+
+
+def labelled_sampler(generator, label_names, latent="normal"):
+    """`sample(count, seed)` -> (images [count, S, S, C] in [-1, 1], {attr: ids [count]}) for a
+    Keras generator {"noise", attr...}: labels uniform over each attribute's classes."""
+    names = list(label_names)
+    missing = [a for a in names if a not in {t.name for t in generator.inputs}]
+    if missing:
+        raise UserError(f"the generator has no {missing[0]!r} input: is the model conditional?")
+    noise_dim = next(t.shape[-1] for t in generator.inputs if t.name == "noise")
+
+    def sample(count, seed):
+        rng = np.random.default_rng(seed)
+        labels = {a: rng.integers(0, len(label_names[a]), count).astype(np.int32) for a in names}
+        noise = draw_noise(rng, (count, noise_dim), latent)
+        return np.asarray(generator({"noise": noise, **labels}, training=False)), labels
+
+    return sample
+
+
+def label_accuracy(sample, judge, num_samples=1024, batch_size=128, seed=0):
+    """{attr: judge accuracy of generated images against their labels}, over `num_samples`
+    images from `sample(count, seed)` (see `labelled_sampler`)."""
+    hits = {a: 0 for a in judge.label_names}
+    for index, start in enumerate(range(0, num_samples, batch_size)):
+        count = min(batch_size, num_samples - start)
+        images, labels = sample(count, seed + index)
+        predicted = judge.predict(images)
+        for a in hits:
+            hits[a] += int(np.sum(predicted[a] == np.asarray(labels[a])))
+    return {a: hits[a] / num_samples for a in hits}
+
+
+def report(generated, judge):
+    """Flat {name: value} for tables and TensorBoard: per attribute the generated images'
+    accuracy, the judge's on held-back real images, their ratio, and chance."""
+    out = {}
+    for a, value in generated.items():
+        real = judge.real_accuracy[a]
+        out[f"label_accuracy_{a}"] = value
+        out[f"real_accuracy_{a}"] = real
+        out[f"label_accuracy_ratio_{a}"] = value / real if real else 0.0
+        out[f"chance_{a}"] = judge.chance[a]
+    return out
+
+
+class LabelAccuracyCallback(StepCallback):
+    """Every `every` steps and at the end: the label accuracy of the trainer's sampling
+    generator, logged as `label_accuracy/<attr>` (and `label_accuracy_ratio/<attr>`) scalars.
+
+    The judge is trained on the real images when training starts (seconds at 32x32).
+    """
+
+    def __init__(self, real_images, real_labels, label_names, every, writer=None, num_samples=512,
+                 latent="normal", seed=0, verbose=True):
+        super().__init__(every)
+        self.real_images = real_images
+        self.real_labels = real_labels
+        self.label_names = label_names
+        self.writer = writer
+        self.num_samples = num_samples
+        self.latent = latent
+        self.seed = seed
+        self.verbose = verbose
+        self.judge = None
+        self.last_step = None
+        self.last_scores = None
+
+    def on_train_begin(self, logs=None):
+        start = time.perf_counter()
+        self.judge = fit_label_judge(self.real_images, self.real_labels, self.label_names, self.seed)
+        if self.verbose:
+            shown = ", ".join(f"{a} {v:.3f}" for a, v in self.judge.real_accuracy.items())
+            print(f"label judge: held-back real accuracy {shown} [{time.perf_counter() - start:.0f} s]",
+                  file=sys.stderr)
+
+    def on_step(self, step, logs):
+        sample = labelled_sampler(self.model.sampling_generator, self.label_names, self.latent)
+        generated = label_accuracy(sample, self.judge, self.num_samples, seed=self.seed)
+        scores = report(generated, self.judge)
+        if self.writer is not None:
+            with self.writer.as_default(step=step):
+                for a, value in generated.items():
+                    tf.summary.scalar(f"label_accuracy/{a}", value)
+                    tf.summary.scalar(f"label_accuracy_ratio/{a}", scores[f"label_accuracy_ratio_{a}"])
+            self.writer.flush()
+        if self.verbose:
+            shown = ", ".join(f"{a} {v:.3f}" for a, v in generated.items())
+            print(f"step {step}: label accuracy {shown}", file=sys.stderr)
+        self.last_step, self.last_scores = step, scores
+
+    def on_end(self, step):
+        if step != self.last_step:
+            self.on_step(step, {})
