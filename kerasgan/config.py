@@ -18,12 +18,10 @@ import re
 from dataclasses import dataclass, field
 
 from kerasgan.errors import UserError
+from kerasgan.latent import D_CONDITIONING, G_CONDITIONING
 
 MODELS = ("dcgan", "gan", "cgan", "cdcgan", "wgan", "wgan-gp", "lsgan", "infogan", "began")
 CONDITIONAL = ("cgan", "cdcgan")
-# How conditional models read labels (kerasgan/nets/conditional.py; #17).
-G_CONDITIONING = ("concat", "cbn")
-D_CONDITIONING = ("concat", "projection", "acgan")
 # cdcgan's defaults, chosen by label accuracy on shapes-dot (README, Conditional models);
 # cgan keeps its MLP's concatenation on both sides.
 # On its centred dot, G concat + D projection reached 0.83 of 0.98 after 1500 steps where

@@ -13,6 +13,9 @@ from kerasgan.errors import UserError
 LATENT_PRIORS = ("normal", "uniform")
 # A label attribute becomes a named generator input beside these.
 RESERVED_NAMES = ("noise", "image", "continuous")
+# How conditional models read labels: G and D methods (nets/conditional.py builds each; #17).
+G_CONDITIONING = ("concat", "cbn")
+D_CONDITIONING = ("concat", "projection", "acgan")
 _ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

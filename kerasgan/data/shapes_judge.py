@@ -127,18 +127,28 @@ def degrade(images, kinds, rng):
     return np.clip(np.round(out), 0, 255)
 
 
+def classifier_features(image, first_filters):
+    """A judge's trunk: image [S, S, C] in [0, 255] -> 64 features (this judge's, and
+    metrics/label_accuracy's). Stride-2 convs down to S/8, then global average and max
+    pooling: max pooling keeps a feature that fires on a few pixels only (a small attribute)
+    from being averaged away."""
+    from keras import layers
+
+    x = layers.Rescaling(1 / 127.5, offset=-1.0)(image)
+    x = layers.Conv2D(first_filters, 3, padding="same", activation="relu")(x)
+    for filters in (32, 64, 64):
+        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
+    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    return layers.Dense(64, activation="relu")(x)
+
+
 def build_classifier(size=JUDGE_SIZE):
     """image [S, S, 3] in [0, 255] -> {"shape": logits [3], "color": logits [4], "clean": logit [1]}."""
     import keras
     from keras import layers
 
     image = keras.Input((size, size, 3), name="image")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0)(image)
-    x = layers.Conv2D(24, 3, padding="same", activation="relu")(x)
-    for filters in (32, 64, 64):
-        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
-    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
-    x = layers.Dense(64, activation="relu")(x)
+    x = classifier_features(image, first_filters=24)
     outputs = {"shape": layers.Dense(len(SHAPES), name="shape")(x),
                "color": layers.Dense(len(COLORS), name="color")(x),
                "clean": layers.Dense(1, name="clean")(x)}

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.callbacks import StepCallback
+from kerasgan.data.shapes_judge import classifier_features
 from kerasgan.errors import UserError
 from kerasgan.images import to_classifier_input
 from kerasgan.latent import draw_noise
@@ -36,21 +37,13 @@ DEFAULT_JUDGE_STEPS = 500
 
 
 def build_label_classifier(num_classes, size, channels=3):
-    """image [S, S, C] in [0, 255] -> {attr: logits [classes]}.
-
-    Stride-2 convs down to S/8, then global average and max pooling: max pooling keeps a
-    feature that fires on a few pixels only (a small attribute) from being averaged away.
-    """
+    """image [S, S, C] in [0, 255] -> {attr: logits [classes]}: the shapes judge's trunk
+    (which keeps small attributes through its max pooling) with one head per attribute."""
     import keras
     from keras import layers
 
     image = keras.Input((size, size, channels), name="image")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0)(image)
-    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    for filters in (32, 64, 64):
-        x = layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
-    x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
-    x = layers.Dense(64, activation="relu")(x)
+    x = classifier_features(image, first_filters=32)
     outputs = {name: layers.Dense(count, name=name)(x) for name, count in num_classes.items()}
     return keras.Model(image, outputs, name="label_judge")
 

@@ -34,12 +34,9 @@ import itertools
 import keras
 from keras import layers, ops
 
-from kerasgan.latent import RESERVED_NAMES, is_valid_attribute
+from kerasgan.latent import D_CONDITIONING, G_CONDITIONING, RESERVED_NAMES, is_valid_attribute
 from kerasgan.nets import dcgan, mlp
 from kerasgan.nets.layers import BatchNormalization, conv, kernel_initializer
-
-G_CONDITIONING = ("concat", "cbn")
-D_CONDITIONING = ("concat", "projection", "acgan")
 
 
 def default_embed_dim(noise_dim):
