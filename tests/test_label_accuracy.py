@@ -20,8 +20,8 @@ def dot_judge():
 
 def test_judge_reads_real_images_as_its_calibration_and_noise_at_chance(dot_judge):
     """Measured (seed 0, 2048 images at 32x32, 500 steps, ~15-30 s): held-back real accuracy
-    shape 0.93-0.98, colour 0.998, dot 1.000; fresh real images (another seed) 0.97 / 0.997 /
-    1.000; uniform noise 0.35 / 0.22 / 0.26 (chance 0.33 / 0.25 / 0.25)."""
+    shape 0.907, colour 0.993, dot 0.993; fresh real images (another seed) 0.932 / 0.992 /
+    0.986; uniform noise 0.35 / 0.27 / 0.22 (chance 0.33 / 0.25 / 0.25)."""
     judge, data = dot_judge
     assert judge.real_accuracy["color"] > 0.95 and judge.real_accuracy["dot"] > 0.95
     assert judge.real_accuracy["shape"] > 0.85
@@ -32,8 +32,39 @@ def test_judge_reads_real_images_as_its_calibration_and_noise_at_chance(dot_judg
     rng = np.random.default_rng(1)
     noise = rng.integers(0, 256, (512, 32, 32, 3)).astype(np.uint8)
     random_labels = {a: rng.integers(0, len(n), 512) for a, n in data.label_names.items()}
-    for attribute, accuracy in judge.accuracy(noise, random_labels).items():
+    on_noise = judge.accuracy(noise, random_labels)
+    print("held back", judge.real_accuracy, "fresh", on_fresh, "noise", on_noise)
+    for attribute, accuracy in on_noise.items():
         assert abs(accuracy - judge.chance[attribute]) < 0.12, (attribute, accuracy)
+
+
+def test_judge_reads_soft_images_as_well_as_crisp_ones(dot_judge):
+    """Generated images are softer than real ones; the judge trains on blurred and noisy copies
+    too, so it reads the small dot on blurred real images (sigma 1.2, not among the training
+    copies' sigmas) as on crisp ones. Measured: dot 0.975 blurred vs 0.986 crisp (colour 0.988
+    vs 0.992). Broken on purpose, trained on crisp images only (imperfect_copies returning the
+    images twice): dot 0.848 blurred vs 0.996 crisp, which fails."""
+    from kerasgan.data.shapes_judge import blur
+
+    judge, _ = dot_judge
+    fresh = load_image_set("shapes-dot", None, 32, 7, 512)
+    crisp = judge.accuracy(fresh.images, fresh.labels)
+    soft = judge.accuracy(np.round(blur(fresh.images.astype(np.float32), 1.2)).astype(np.uint8), fresh.labels)
+    print("judge on crisp", crisp, "on blurred", soft)
+    assert soft["dot"] > crisp["dot"] - 0.05 and soft["color"] > crisp["color"] - 0.05
+
+
+def test_imperfect_copies_keep_the_images_and_add_soft_or_noisy_ones():
+    images = np.random.default_rng(0).uniform(0, 255, (60, 16, 16, 3)).astype(np.float32)
+    out = la.imperfect_copies(images, seed=0)
+    assert out.shape == (120, 16, 16, 3) and out.min() >= 0 and out.max() <= 255
+    np.testing.assert_array_equal(out[:60], images)
+    changed = np.abs(out[60:] - images).mean(axis=(1, 2, 3))
+    assert (changed > 2).all()  # every copy is blurred or noisy
+    # blur lowers the pixel-to-pixel variation of uniform noise; pixel noise raises it
+    variation = lambda x: np.abs(np.diff(x, axis=1)).mean(axis=(1, 2, 3))  # noqa: E731
+    lower = variation(out[60:]) < variation(images)
+    assert 0 < lower.sum() < 60
 
 
 def test_label_accuracy_of_samplers_that_follow_or_ignore_labels(dot_judge):
