@@ -253,7 +253,7 @@ def test_export_and_generate_by_label_name(tmp_path, model, g_method, d_method):
 
 # -- learning: the small attribute ---------------------------------------------------------
 QUIET = {"verbose": 0, "no_export": True, "sample_every": 100_000, "checkpoint_every": 100_000}
-LEARNING_STEPS = 600
+LEARNING_STEPS = 2400
 
 
 def dot_run_accuracy(tmp_path, steps=LEARNING_STEPS, **methods):
@@ -272,20 +272,19 @@ def dot_run_accuracy(tmp_path, steps=LEARNING_STEPS, **methods):
 
 def test_default_cdcgan_follows_the_small_dot(tmp_path):
     """The default cdcgan (G concat, D projection, mismatch on) draws the dot (2 px radius at
-    32x32, at the shape's centre) in its label's colour far more often than the concat + concat
-    conditioning of before #17, which ignores it.
+    32x32, at the shape's centre) in its label's colour at 90% of the judge's accuracy on real
+    images (#17's bar), where the concat + concat conditioning of before #17 reaches half.
 
-    Measured (600 steps of batch 32, judge on held-back real images: dot 0.978, chance 0.25;
-    1024 samples): default dot 0.536 (ratio 0.548 of the judge's; twice, the same number),
-    shape 0.46, colour 0.97; concat + concat (the broken case, same code with
-    g_conditioning=d_conditioning="concat") dot 0.295 (ratio 0.30). About 4 minutes on 2
-    busy cores, the judge's ~20 s included. The issue's target, 90% of the judge's accuracy,
-    needs longer: the default reached 0.833 (ratio 0.85) after 1500 steps (README table), so
-    the threshold sits between the measured broken and working ratios.
+    Measured (2400 steps of batch 32, 1024 samples; the judge on held-back real images: dot
+    0.993, chance 0.25): default dot 0.955 (0.962 of the judge's), shape 0.83, colour 0.98;
+    the same run at 2100 steps 0.93 and at 3000 steps 0.89 of the judge's (it wanders by a
+    few points). Broken: concat + concat (g_conditioning=d_conditioning="concat"), 2400 steps:
+    dot 0.482 (0.49); mismatched negatives off: 0.285 at 2100 steps. About 9 minutes on 2
+    cores shared with another training, 5 in CI.
     """
     generated, real = dot_run_accuracy(tmp_path)
     print("default cdcgan on shapes-dot", generated, "judge on real", real)
-    assert generated["dot"] >= 0.42 * real["dot"]
+    assert generated["dot"] >= 0.9 * real["dot"]
     assert generated["color"] >= 0.9 * real["color"]
 
 
