@@ -156,12 +156,12 @@ def test_each_loss_improves_on_the_untrained_generator(judge, tmp_path, options)
 
 # -- real photos: the grumpy cats ------------------------------------------------------------
 def thumbnails(images, size=8):
-    """uint8 or [-1, 1] images -> float [N, size, size, 3] in [0, 1], area-averaged."""
+    """uint8 images [N, H, W, 3] (photos, and what GAN.sample returns) -> float [N, size, size, 3]
+    in [0, 1], area-averaged."""
     import tensorflow as tf
 
-    images = np.asarray(images, np.float32)
-    images = images / 255.0 if images.max() > 1.5 else (images + 1.0) / 2.0
-    return tf.image.resize(images, (size, size), method="area").numpy()
+    assert np.asarray(images).dtype == np.uint8
+    return tf.image.resize(np.asarray(images, np.float32) / 255.0, (size, size), method="area").numpy()
 
 
 def layout_distance(images, real):

@@ -52,20 +52,15 @@ CGAN_STEPS = 3000  # the README's line: --model cgan --steps 3000 --ema 0.999
 
 def test_cgan_follows_mnist_labels(tmp_path, mnist, classifier):
     """3000 steps of batch 16 with G's moving average sampled (--ema 0.999): 0.984 of 500 digits
-    match their label (chance 0.10); with the labels shuffled on purpose 0.132 (both tests 7.4
-    min on 2 cores shared with 3 other trainings). Without the average, 3000 steps at batch 64
-    reached 0.81 and 1500 steps at batch 16 0.61; before label embeddings started at N(0, 1),
-    0.13 at 2000 steps."""
+    match their label (chance 0.10; 7.4 min on 2 cores shared with 3 other trainings, 1.3 alone).
+    Without the average, 3000 steps at batch 64 reached 0.81 and 1500 steps at batch 16 0.61;
+    before label embeddings started at N(0, 1), 0.13 at 2000 steps.
+
+    Broken on purpose (labels shuffled, `shuffle=True`): 0.132, near chance, which fails. That
+    control ran in CI as its own test until CI's time went to #17's small-dot test."""
     match, _ = conditional_score(run_cgan(tmp_path, mnist), classifier)
     print(f"cgan label match {match:.3f}")
     assert match >= 0.9
-
-
-def test_cgan_with_shuffled_labels_matches_at_chance(tmp_path, mnist, classifier):
-    """The control: the same run on shuffled labels cannot follow them (0.132)."""
-    match, _ = conditional_score(run_cgan(tmp_path, mnist, shuffle=True), classifier)
-    print(f"cgan label match with shuffled labels {match:.3f}")
-    assert match < 0.25
 
 
 def infogan_score(gan, classifier, num=500):
