@@ -1,4 +1,5 @@
-"""Image helpers at the edges of the model: [-1, 1] floats <-> uint8, grids, PNG and GIF."""
+"""Image helpers at the edges of the model: [-1, 1] floats <-> uint8, grids, PNG and GIF, and
+the judges' input (resize, Gaussian blur)."""
 
 import math
 from pathlib import Path
@@ -84,3 +85,24 @@ def to_classifier_input(images, size):
 
         images = tf.image.resize(images, (size, size), method="area").numpy()
     return images
+
+
+def _gaussian_kernel(sigma):
+    radius = max(1, int(np.ceil(2.5 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float32)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    return kernel / kernel.sum()
+
+
+def blur(images, sigma):
+    """Separable Gaussian blur of float images [N, S, S, C] (edges reflected)."""
+    kernel = _gaussian_kernel(sigma)
+    radius = len(kernel) // 2
+    out = images.astype(np.float32)
+    for axis in (1, 2):
+        pad = [(0, 0)] * 4
+        pad[axis] = (radius, radius)
+        padded = np.pad(out, pad, mode="reflect")
+        size = out.shape[axis]
+        out = sum(w * np.take(padded, np.arange(i, i + size), axis=axis) for i, w in enumerate(kernel))
+    return out

@@ -44,7 +44,7 @@ def test_judge_reads_soft_images_as_well_as_crisp_ones(dot_judge):
     copies' sigmas) as on crisp ones. Measured: dot 0.975 blurred vs 0.986 crisp (colour 0.988
     vs 0.992). Broken on purpose, trained on crisp images only (imperfect_copies returning the
     images twice): dot 0.848 blurred vs 0.996 crisp, which fails."""
-    from kerasgan.data.shapes_judge import blur
+    from kerasgan.images import blur
 
     judge, _ = dot_judge
     fresh = load_image_set("shapes-dot", None, 32, 7, 512)

@@ -43,7 +43,7 @@ import functools
 import numpy as np
 
 from kerasgan.data.shapes import COLORS, SHAPES, make_shapes
-from kerasgan.images import to_classifier_input
+from kerasgan.images import blur, to_classifier_input
 
 JUDGE_SIZE = 32
 # Degradations (index = kind): each returns degraded uint8-range float images.
@@ -51,27 +51,6 @@ DEGRADATIONS = ("blur", "blob", "noise", "checker", "tint", "overlay", "no_shape
 # Degraded images whose shape and colour are still the real one's: the shape and colour heads
 # learn from these too, so they stay right on imperfect GAN samples.
 LABELS_KEPT = {"blur", "noise", "checker"}
-
-
-def _gaussian_kernel(sigma):
-    radius = max(1, int(np.ceil(2.5 * sigma)))
-    x = np.arange(-radius, radius + 1, dtype=np.float32)
-    kernel = np.exp(-0.5 * (x / sigma) ** 2)
-    return kernel / kernel.sum()
-
-
-def blur(images, sigma):
-    """Separable Gaussian blur of float images [N, S, S, C] (edges reflected)."""
-    kernel = _gaussian_kernel(sigma)
-    radius = len(kernel) // 2
-    out = images.astype(np.float32)
-    for axis in (1, 2):
-        pad = [(0, 0)] * 4
-        pad[axis] = (radius, radius)
-        padded = np.pad(out, pad, mode="reflect")
-        size = out.shape[axis]
-        out = sum(w * np.take(padded, np.arange(i, i + size), axis=axis) for i, w in enumerate(kernel))
-    return out
 
 
 def checkerboard(size, period):

@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.callbacks import StepCallback
-from kerasgan.data.shapes_judge import blur, classifier_features
+from kerasgan.data.shapes_judge import classifier_features
 from kerasgan.errors import UserError
-from kerasgan.images import to_classifier_input
+from kerasgan.images import blur, to_classifier_input
 from kerasgan.latent import draw_noise
 
 # Images larger than this are judged at this size (area averaging): the judge stays small.
@@ -91,8 +91,8 @@ class LabelJudge:
         train, held = held_back_split(len(images), self.held_out, self.seed)
         x = to_classifier_input(images, self.size)
         y = {a: np.asarray(labels[a], np.int32) for a in self.label_names}
-        x_train, y_train = imperfect_copies(x[train], self.seed), {a: v[train] for a, v in y.items()}
-        y_train = {a: np.concatenate([v, v]) for a, v in y_train.items()}
+        x_train = imperfect_copies(x[train], self.seed)
+        y_train = {a: np.tile(v[train], 2) for a, v in y.items()}  # the copies keep their labels
         keras.utils.set_random_seed(20_000 + self.seed)
         model = build_label_classifier({a: len(n) for a, n in self.label_names.items()}, self.size,
                                        x.shape[-1])
@@ -136,8 +136,8 @@ def imperfect_copies(images, seed=0):
     sigmas = rng.choice([0.0, 0.5, 0.75, 1.0, 1.25, 1.5], size=len(images))  # 0: noise instead
     for sigma in np.unique(sigmas[sigmas > 0]):
         copies[sigmas == sigma] = blur(images[sigmas == sigma], sigma)
-    noisy = sigmas == 0
-    copies[noisy] = images[noisy] + rng.normal(size=images[noisy].shape) * rng.uniform(4, 12, (noisy.sum(), 1, 1, 1))
+    noisy = images[sigmas == 0]
+    copies[sigmas == 0] = noisy + rng.normal(size=noisy.shape) * rng.uniform(4, 12, (len(noisy), 1, 1, 1))
     return np.concatenate([images, np.clip(copies, 0, 255)]).astype(np.float32)
 
 
