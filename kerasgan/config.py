@@ -21,6 +21,8 @@ from kerasgan.errors import UserError
 from kerasgan.latent import D_CONDITIONING, G_CONDITIONING
 
 MODELS = ("dcgan", "gan", "cgan", "cdcgan", "wgan", "wgan-gp", "lsgan", "infogan", "began")
+# The models whose D is nets/dcgan.py's, which has the minibatch standard deviation option.
+MINIBATCH_STD_MODELS = ("dcgan", "lsgan", "wgan", "wgan-gp")
 CONDITIONAL = ("cgan", "cdcgan")
 # cdcgan's defaults, chosen by label accuracy on shapes-dot (README, Conditional models);
 # cgan keeps its MLP's concatenation on both sides.
@@ -274,6 +276,8 @@ class GANConfig(Config):
     d_norm: str | None = option(None, "D's normalization (default: --norm; none for wgan-gp)", group="model",
                                 choices=NORMS)
     spectral_norm: bool = option(False, "spectral normalization on D's convs", group="model")
+    minibatch_std: bool = option(False, "ProGAN's minibatch standard deviation in D, against G drawing too few "
+                                        "kinds of image (dcgan, lsgan, wgan, wgan-gp)", group="model")
     init: str | None = option(None, "weight init: DCGAN's N(0, 0.02) (default), Xavier (began's default) or "
                                     "Kaiming", group="model", choices=INITS)
     activation: str | None = option(None, "for G and D (default: G relu, D leaky_relu; MLP leaky_relu; began elu)",
@@ -375,6 +379,9 @@ class GANConfig(Config):
             raise UserError(f"--label-accuracy-every must be 0 or more, got {self.label_accuracy_every}")
         if self.label_accuracy_every and self.model not in CONDITIONAL:
             raise UserError(f"--label-accuracy-every measures conditional models (cgan, cdcgan), not {self.model}")
+        if self.minibatch_std and self.model not in MINIBATCH_STD_MODELS:
+            raise UserError(f"--minibatch-std is built into the DCGAN discriminator ({', '.join(MINIBATCH_STD_MODELS)}), "
+                            f"not {self.model}'s")
         if self.interpolate and self.model in (*CONDITIONAL, "infogan"):
             raise UserError(f"--interpolate walks the noise of unconditional models, not {self.model}")
         return self

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from kerasgan.nets.layers import (
-    ReflectionPadding2D, activation_layer, apply, conv, kernel_initializer, norm_layer,
+    MinibatchStdDev, ReflectionPadding2D, activation_layer, apply, conv, kernel_initializer, norm_layer,
 )
 
 IMAGE_SIZES = (16, 32, 64, 128, 256)
@@ -116,12 +116,14 @@ def discriminator_logit(x, init="normal", spectral_norm=False):
 
 
 def build_discriminator(image_size=64, width=32, norm="batch", spectral_norm=False, init="normal",
-                        two_convs=None, activation="leaky_relu", name="discriminator", channels=3):
+                        two_convs=None, activation="leaky_relu", name="discriminator", channels=3,
+                        minibatch_std=False):
     """image [B, image_size, image_size, channels] -> logit [B, 1] (no sigmoid).
 
     k4 s2 p1 convs halve the size down to 4x4 (first conv without norm, as DCGAN); a final k4
     valid conv maps 4x4 to 1x1. `spectral_norm` wraps every conv. `activation` is DCGAN's
-    LeakyReLU(0.2) by default; relu and selu are options.
+    LeakyReLU(0.2) by default; relu and selu are options. `minibatch_std` appends ProGAN's
+    minibatch standard deviation map to the 4x4 features before the logit conv.
     """
     blocks = num_blocks(image_size)
     two_convs = image_size >= 256 if two_convs is None else two_convs
@@ -129,4 +131,6 @@ def build_discriminator(image_size=64, width=32, norm="batch", spectral_norm=Fal
     x = image
     for index in range(blocks):
         x = discriminator_block(x, index, blocks, width, norm, spectral_norm, init, two_convs, activation)
+    if minibatch_std:
+        x = MinibatchStdDev(name="minibatch_std")(x)
     return keras.Model(image, discriminator_logit(x, init, spectral_norm), name=name)

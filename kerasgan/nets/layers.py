@@ -116,6 +116,28 @@ class ReflectionPadding2D(layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+@keras.saving.register_keras_serializable(package="kerasgan")
+class MinibatchStdDev(layers.Layer):
+    """ProGAN's minibatch standard deviation (Karras et al., 2018): features [B, H, W, C] ->
+    [B, H, W, C + 1], the extra map holding the batch's standard deviation of each feature,
+    averaged over features and positions.
+
+    A generator that draws the same few images for every noise makes that number small where
+    real batches make it large: D can then see a lack of variety that no single image shows.
+    It couples the examples of a batch, so reals and fakes must go through D separately.
+    """
+
+    def call(self, x):
+        # Statistics in float32: a float16 variance of large activations can overflow.
+        features = ops.cast(x, "float32")
+        spread = ops.mean(ops.sqrt(ops.var(features, axis=0) + 1e-8))
+        spread_map = ops.ones_like(features[..., :1]) * spread
+        return ops.concatenate([x, ops.cast(spread_map, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, shape):
+        return (*shape[:-1], shape[-1] + 1)
+
+
 def conv(filters, kernel_size, strides=1, padding="same", init="normal", spectral_norm=False, use_bias=True):
     """A Conv2D, optionally wrapped in SpectralNormalization (one power iteration per call).
 

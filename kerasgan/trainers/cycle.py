@@ -20,7 +20,7 @@ from kerasgan.augment.diffaug import diff_augment
 from kerasgan.images import make_grid, to_uint8
 from kerasgan.replicas import gather_replicas
 from kerasgan.trainers.ema import averaged_copy, check_decay, update_average
-from kerasgan.trainers.gan import (TwoOptimizerTrainer, apply_loss, global_mean, has_batch_norm, replica_sum,
+from kerasgan.trainers.gan import (TwoOptimizerTrainer, apply_loss, global_mean, mixes_examples, replica_sum,
                                    saved_seed_generator)
 
 CYCLE_ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge")
@@ -112,7 +112,7 @@ class CycleGANTrainer(TwoOptimizerTrainer):
         self.ema_g_xy = averaged_copy(g_xy) if ema else None
         self.ema_g_yx = averaged_copy(g_yx) if ema else None
         # Real and fake share one D call unless batch norm would mix their statistics.
-        self.joint_d_pass = not (has_batch_norm(d_x) or has_batch_norm(d_y))
+        self.joint_d_pass = not (mixes_examples(d_x) or mixes_examples(d_y))
         names = ["g_loss", "adversarial", "cycle"] + (["identity"] if lambda_identity else []) + [
             "d_x_loss", "d_y_loss"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}

@@ -14,6 +14,7 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
+from kerasgan.nets.layers import MinibatchStdDev
 from kerasgan.replicas import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
 from kerasgan.trainers.ema import averaged_copy, check_decay, update_average
 
@@ -58,8 +59,10 @@ def apply_loss(optimizer, tape, loss, weights):
     optimizer.apply_gradients(zip(tape.gradient(scaled, weights), weights))
 
 
-def has_batch_norm(model):
-    return any(isinstance(layer, keras.layers.BatchNormalization) for layer in model._flatten_layers())
+def mixes_examples(model):
+    """Whether an example's output depends on the rest of its batch (batch norm in training,
+    a minibatch standard deviation), so batches must not be concatenated into one call."""
+    return any(isinstance(layer, (keras.layers.BatchNormalization, MinibatchStdDev)) for layer in model._flatten_layers())
 
 
 def noise_dim_of(generator):
@@ -167,9 +170,9 @@ class GANTrainer(TwoOptimizerTrainer):
         # An exponential moving average of G's weights (0: none), updated after each G step.
         self.ema = check_decay(ema)
         self.ema_generator = averaged_copy(generator) if ema else None
-        # Real and fake go through D in one concatenated call unless batch norm would then
-        # mix their statistics (which changes what D learns).
-        self.joint_d_pass = not has_batch_norm(discriminator)
+        # Real and fake go through D in one concatenated call unless D's batch norm or
+        # minibatch deviation would then mix their statistics (which changes what D learns).
+        self.joint_d_pass = not mixes_examples(discriminator)
         names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if loss == "wgan-gp" else [])
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # The sub-models are built already; without this Keras refuses to save weights.
@@ -225,8 +228,8 @@ class GANTrainer(TwoOptimizerTrainer):
     def discriminate_groups(self, images, labels):
         """D's outputs for each group of images (with its labels), augmented per group.
 
-        One concatenated call unless D has batch norm, which would then mix the groups'
-        statistics (and change what D learns).
+        One concatenated call unless D has batch norm or a minibatch deviation, which would
+        then mix the groups' statistics (and change what D learns).
         """
         images = [self.augment(x) for x in images]
         if self.joint_d_pass:
