@@ -288,6 +288,8 @@ class GANConfig(Config):
                                   flags=("--n-critic", "--d_train_iters"), group="model", positive=True)
     gp_weight: float = option(10.0, "WGAN-GP lambda", group="model")
     clip_value: float = option(0.01, "WGAN weight clipping bound c", group="model")
+    r1: float = option(0.0, "R1 penalty weight gamma: D's squared gradient on real images times gamma / 2 "
+                            "(Mescheder et al. 2018; lsgan, bce, hinge; 0: off)", group="model")
     lsgan_targets: tuple = option((0.0, 1.0, 1.0), "least squares targets: D pushes fake to a and real to b, G "
                                                    "pushes fake to c (default 0 1 1; the Pearson chi^2 choice is "
                                                    "-1 1 0)", group="model", nargs=3, metavar=("A", "B", "C"))
@@ -361,7 +363,7 @@ class GANConfig(Config):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise UserError(f"--label-smoothing must be in [0, 1), got {value}")
-        for name in ("gp_weight", "info_weight", "info_continuous_weight", "began_lambda_k"):
+        for name in ("gp_weight", "r1", "info_weight", "info_continuous_weight", "began_lambda_k"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
@@ -382,6 +384,10 @@ class GANConfig(Config):
         if self.minibatch_std and self.model not in MINIBATCH_STD_MODELS:
             raise UserError(f"--minibatch-std is built into the DCGAN discriminator ({', '.join(MINIBATCH_STD_MODELS)}), "
                             f"not {self.model}'s")
+        if self.r1 and (self.model == "began" or self.loss in ("wgan", "wgan-gp")):
+            what = "began's autoencoder D" if self.model == "began" else f"--loss {self.loss}"
+            raise UserError(f"--r1 penalizes the lsgan, bce and hinge losses' D, not {what} (WGAN-GP has its own "
+                            f"--gp-weight)")
         if self.interpolate and self.model in (*CONDITIONAL, "infogan"):
             raise UserError(f"--interpolate walks the noise of unconditional models, not {self.model}")
         return self

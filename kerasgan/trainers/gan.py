@@ -1,7 +1,7 @@
 """The adversarial-pair trainer: one generator, one discriminator, one update rule.
 
 Covers least squares, non-saturating BCE, hinge, WGAN with weight clipping and WGAN-GP,
-with n_critic discriminator updates per generator update, LSGAN's a/b/c targets, one-sided
+the R1 penalty on real images for the first three, with n_critic discriminator updates per generator update, LSGAN's a/b/c targets, one-sided
 label smoothing, noisy labels and DiffAugment. Subclasses (conditional, InfoGAN) reuse the
 pieces of the update: `draw_codes`, `generate`, `critic`, `discriminate_groups`, `penalty`,
 `d_update`, `generator_loss`. `train_step` is XLA-compiled unless `compile(jit_compile=False)`;
@@ -145,7 +145,7 @@ class GANTrainer(TwoOptimizerTrainer):
 
     def __init__(self, generator, discriminator, loss="lsgan", n_critic=1, gp_weight=10.0,
                  clip_value=0.01, diffaug=(), label_smoothing=0.0, noisy_labels=False,
-                 latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, ema=0.0, **kwargs):
+                 latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, ema=0.0, r1=0.0, **kwargs):
         super().__init__(**kwargs)
         if loss not in losses.ADVERSARIAL_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {losses.ADVERSARIAL_LOSSES}")
@@ -157,6 +157,9 @@ class GANTrainer(TwoOptimizerTrainer):
         self.loss_kind = loss
         self.n_critic = n_critic
         self.gp_weight = gp_weight
+        if r1 and loss in ("wgan", "wgan-gp"):
+            raise ValueError(f"the R1 penalty is for the lsgan, bce and hinge losses, not {loss}")
+        self.r1 = r1
         self.clip_value = clip_value if loss == "wgan" else None
         self.diffaug = tuple(diffaug)
         self.label_smoothing = label_smoothing
@@ -173,7 +176,8 @@ class GANTrainer(TwoOptimizerTrainer):
         # Real and fake go through D in one concatenated call unless D's batch norm or
         # minibatch deviation would then mix their statistics (which changes what D learns).
         self.joint_d_pass = not mixes_examples(discriminator)
-        names = ["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if loss == "wgan-gp" else [])
+        names = (["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if loss == "wgan-gp" else [])
+                 + (["r1"] if r1 else []))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # The sub-models are built already; without this Keras refuses to save weights.
         self.built = True
@@ -246,10 +250,15 @@ class GANTrainer(TwoOptimizerTrainer):
         return self.real_target - self.label_smoothing, self.fake_target
 
     def penalty(self, real, fake, critic):
-        """gp_weight * the WGAN-GP penalty per example [B] (0 for the other losses).
+        """D's gradient penalty per example [B]: gp_weight * WGAN-GP's, or r1 / 2 * R1's,
+        or 0 when neither is on.
 
         `critic` maps images to logits [B, 1].
         """
+        if self.r1:
+            penalty = losses.r1_penalty(critic, real)
+            self.trackers["r1"].update_state(replica_mean(ops.mean(penalty)))
+            return 0.5 * self.r1 * penalty
         if self.loss_kind != "wgan-gp":
             return 0.0
         alpha = draw_for_replica(lambda n: keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator),
