@@ -60,18 +60,25 @@ def wasserstein_g(fake_logits):
     return -per_example_mean(fake_logits)
 
 
+def squared_input_gradient(critic, images):
+    """||d critic(x) / dx||^2 per example [B]: the slope both gradient penalties measure.
+
+    Recorded on any enclosing tape, so a loss built from it trains the critic's weights.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        scores = critic(images)
+    grads = tape.gradient(scores, images)
+    return ops.sum(ops.square(ops.reshape(grads, (ops.shape(grads)[0], -1))), axis=1)
+
+
 def gradient_penalty(critic, real, fake, alpha):
     """WGAN-GP (Gulrajani et al.): (||grad D(x_hat)||_2 - 1)^2 per example.
 
     x_hat = real + alpha * (fake - real), alpha [B, 1, 1, 1] in [0, 1]. `critic` maps images
     to logits (call it with training=True from a train step).
     """
-    mixed = real + alpha * (fake - real)
-    with tf.GradientTape() as tape:
-        tape.watch(mixed)
-        scores = critic(mixed)
-    grads = tape.gradient(scores, mixed)
-    norms = ops.sqrt(ops.sum(ops.square(ops.reshape(grads, (ops.shape(grads)[0], -1))), axis=1) + 1e-12)
+    norms = ops.sqrt(squared_input_gradient(critic, real + alpha * (fake - real)) + 1e-12)
     return ops.square(norms - 1.0)
 
 
@@ -82,11 +89,7 @@ def r1_penalty(critic, real):
     not reached yet, which makes the non-saturating and least squares games converge
     instead of circling. The caller weighs it by gamma / 2.
     """
-    with tf.GradientTape() as tape:
-        tape.watch(real)
-        scores = critic(real)
-    grads = tape.gradient(scores, real)
-    return ops.sum(ops.square(ops.reshape(grads, (ops.shape(grads)[0], -1))), axis=1)
+    return squared_input_gradient(critic, real)
 
 
 def d_loss(kind, real_logits, fake_logits, real_target=1.0, fake_target=0.0):

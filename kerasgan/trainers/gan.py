@@ -2,10 +2,11 @@
 
 Covers least squares, non-saturating BCE, hinge, WGAN with weight clipping and WGAN-GP,
 with n_critic discriminator updates per generator update, LSGAN's a/b/c targets, one-sided
-label smoothing, noisy labels, the R1 penalty on real images and DiffAugment. Subclasses (conditional, InfoGAN) reuse the
-pieces of the update: `draw_codes`, `generate`, `critic`, `discriminate_groups`, `penalty`,
-`d_update`, `generator_loss`. `train_step` is XLA-compiled unless `compile(jit_compile=False)`;
-the CLIs turn XLA off on CPUs, where graph mode is faster (`--xla auto`).
+label smoothing, noisy labels, the R1 penalty on real images and DiffAugment. Subclasses
+(conditional, InfoGAN) reuse the pieces of the update: `draw_codes`, `generate`, `critic`,
+`discriminate_groups`, `penalty`, `d_update`, `generator_loss`. `train_step` is XLA-compiled
+unless `compile(jit_compile=False)`; the CLIs turn XLA off on CPUs, where graph mode is faster
+(`--xla auto`).
 """
 
 import keras
