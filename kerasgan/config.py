@@ -22,7 +22,7 @@ from kerasgan.latent import D_CONDITIONING, G_CONDITIONING
 
 MODELS = ("dcgan", "gan", "cgan", "cdcgan", "wgan", "wgan-gp", "lsgan", "infogan", "began")
 # The models whose D is nets/dcgan.py's, which has the minibatch standard deviation option.
-MINIBATCH_STD_MODELS = ("dcgan", "lsgan", "wgan", "wgan-gp")
+MINIBATCH_STD_MODELS = ("dcgan", "lsgan", "wgan", "wgan-gp", "began")
 CONDITIONAL = ("cgan", "cdcgan")
 # cdcgan's defaults, chosen by label accuracy on shapes-dot (README, Conditional models);
 # cgan keeps its MLP's concatenation on both sides.
@@ -277,7 +277,7 @@ class GANConfig(Config):
                                 choices=NORMS)
     spectral_norm: bool = option(False, "spectral normalization on D's convs", group="model")
     minibatch_std: bool = option(False, "ProGAN's minibatch standard deviation in D, against G drawing too few "
-                                        "kinds of image (dcgan, lsgan, wgan, wgan-gp)", group="model")
+                                        "kinds of image (dcgan, lsgan, wgan, wgan-gp, began)", group="model")
     init: str | None = option(None, "weight init: DCGAN's N(0, 0.02) (default), Xavier (began's default) or "
                                     "Kaiming", group="model", choices=INITS)
     activation: str | None = option(None, "for G and D (default: G relu, D leaky_relu; MLP leaky_relu; began elu)",
@@ -382,8 +382,8 @@ class GANConfig(Config):
         if self.label_accuracy_every and self.model not in CONDITIONAL:
             raise UserError(f"--label-accuracy-every measures conditional models (cgan, cdcgan), not {self.model}")
         if self.minibatch_std and self.model not in MINIBATCH_STD_MODELS:
-            raise UserError(f"--minibatch-std is built into the DCGAN discriminator ({', '.join(MINIBATCH_STD_MODELS)}), "
-                            f"not {self.model}'s")
+            raise UserError(f"--minibatch-std is built into the DCGAN and BEGAN discriminators "
+                            f"({', '.join(MINIBATCH_STD_MODELS)}), not {self.model}'s")
         if self.r1 and (self.model == "began" or self.loss in ("wgan", "wgan-gp")):
             what = "began's autoencoder D" if self.model == "began" else f"--loss {self.loss}"
             raise UserError(f"--r1 penalizes the lsgan, bce and hinge losses' D, not {what} (WGAN-GP has its own "

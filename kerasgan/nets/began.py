@@ -14,7 +14,7 @@ import math
 import keras
 from keras import layers
 
-from kerasgan.nets.layers import activation_layer, conv, kernel_initializer
+from kerasgan.nets.layers import MinibatchStdDev, activation_layer, conv, kernel_initializer
 
 def _stages(image_size):
     """Doublings between 8x8 and image_size (a power of two, at least 8)."""
@@ -41,8 +41,8 @@ def decode(h, image_size, width=32, activation="elu", init="normal", channels=3)
     return conv(channels, 3, 1, "same", init)(x)
 
 
-def encode(image, hidden=64, width=32, activation="elu", init="normal"):
-    """image [B, S, S, 3] -> h [B, hidden]."""
+def encode(image, hidden=64, width=32, activation="elu", init="normal", minibatch_std=False):
+    """image [B, S, S, 3] -> h [B, hidden]; `minibatch_std` appends the batch's spread at 8x8."""
     stages = _stages(image.shape[1])
     x = _conv_act(image, width, activation, init)
     for stage in range(stages + 1):
@@ -51,6 +51,8 @@ def encode(image, hidden=64, width=32, activation="elu", init="normal"):
         x = _conv_act(x, channels, activation, init)
         if stage < stages:
             x = _conv_act(x, channels + width, activation, init, strides=2)
+    if minibatch_std:
+        x = MinibatchStdDev(name="minibatch_std")(x)
     x = layers.Flatten()(x)
     return layers.Dense(hidden, kernel_initializer=kernel_initializer(init))(x)
 
@@ -64,10 +66,14 @@ def build_began_generator(image_size=64, noise_dim=64, width=32, activation="elu
 
 
 def build_began_discriminator(image_size=64, hidden=64, width=32, activation="elu", init="normal",
-                              name="discriminator", channels=3):
-    """image [B, S, S, C] -> reconstruction [B, S, S, C] through a [B, hidden] bottleneck."""
+                              name="discriminator", channels=3, minibatch_std=False):
+    """image [B, S, S, C] -> reconstruction [B, S, S, C] through a [B, hidden] bottleneck.
+
+    `minibatch_std` lets the encoder see how varied the batch is: a G that draws a few kinds
+    of digit gets reconstructions that D can make worse for that alone.
+    """
     image = keras.Input((image_size, image_size, channels), name="image")
-    h = encode(image, hidden, width, activation, init)
+    h = encode(image, hidden, width, activation, init, minibatch_std)
     x = decode(h, image_size, width, activation, init, channels)
     return keras.Model(image, layers.Activation("linear", dtype="float32", name="reconstruction")(x),
                        name=name)
