@@ -21,7 +21,7 @@ from kerasgan.errors import UserError
 from kerasgan.latent import D_CONDITIONING, G_CONDITIONING
 
 MODELS = ("dcgan", "gan", "cgan", "cdcgan", "wgan", "wgan-gp", "lsgan", "infogan", "began")
-# The models whose D is nets/dcgan.py's, which has the minibatch standard deviation option.
+# The models whose D has the minibatch standard deviation option: nets/dcgan.py's, BEGAN's encoder.
 MINIBATCH_STD_MODELS = ("dcgan", "lsgan", "wgan", "wgan-gp", "began")
 CONDITIONAL = ("cgan", "cdcgan")
 # cdcgan's defaults, chosen by label accuracy on shapes-dot (README, Conditional models);

@@ -70,7 +70,7 @@ def build_began_discriminator(image_size=64, hidden=64, width=32, activation="el
     """image [B, S, S, C] -> reconstruction [B, S, S, C] through a [B, hidden] bottleneck.
 
     `minibatch_std` lets the encoder see how varied the batch is: a G that draws a few kinds
-    of digit gets reconstructions that D can make worse for that alone.
+    of image gets reconstructions that D can make worse for that alone.
     """
     image = keras.Input((image_size, image_size, channels), name="image")
     h = encode(image, hidden, width, activation, init, minibatch_std)
