@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgan import losses
-from kerasgan.trainers.gan import GANTrainer, global_mean, mixes_examples, replica_sum
+from kerasgan.trainers.gan import GANTrainer, global_mean, replica_sum
 
 
 class BEGANTrainer(GANTrainer):
@@ -40,17 +40,11 @@ class BEGANTrainer(GANTrainer):
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
 
     def reconstruction_errors(self, real, fake):
-        """L(x) and L(G(z)) averaged over the batch, from one pass of D over both (two passes
-        when D couples the examples of a batch, as with a minibatch standard deviation)."""
+        """L(x) and L(G(z)) averaged over the batch (one pass of D over both unless D couples
+        the examples of a batch, as with a minibatch standard deviation)."""
         real, fake = self.augment(real), self.augment(fake)
-        if mixes_examples(self.discriminator):
-            real_errors = losses.l1(real, self.discriminator(real, training=True))
-            fake_errors = losses.l1(fake, self.discriminator(fake, training=True))
-        else:
-            inputs = ops.concatenate([real, fake], axis=0)
-            errors = losses.l1(inputs, self.discriminator(inputs, training=True))
-            real_errors, fake_errors = ops.split(errors, 2, axis=0)
-        return global_mean(real_errors), global_mean(fake_errors)
+        real_rebuilt, fake_rebuilt = self.critic_groups([real, fake], [None, None])
+        return global_mean(losses.l1(real, real_rebuilt)), global_mean(losses.l1(fake, fake_rebuilt))
 
     def next_k(self, loss_real, loss_fake):
         return ops.clip(self.k + self.lambda_k * (self.gamma * loss_real - loss_fake), 0.0, 1.0)

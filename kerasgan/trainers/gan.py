@@ -231,12 +231,15 @@ class GANTrainer(TwoOptimizerTrainer):
         return self.discriminate_groups([real, fake], [labels, labels])
 
     def discriminate_groups(self, images, labels):
-        """D's outputs for each group of images (with its labels), augmented per group.
+        """D's outputs for each group of images (with its labels), augmented per group."""
+        return self.critic_groups([self.augment(x) for x in images], labels)
+
+    def critic_groups(self, images, labels):
+        """D's outputs for each group of images as given.
 
         One concatenated call unless D has batch norm or a minibatch deviation, which would
         then mix the groups' statistics (and change what D learns).
         """
-        images = [self.augment(x) for x in images]
         if self.joint_d_pass:
             outputs = self.critic(concat_batches(images), concat_batches(labels))
             return split_batch(outputs, len(images))
