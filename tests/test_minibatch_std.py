@@ -83,3 +83,10 @@ def test_the_option_builds_the_layer_for_the_dcgan_family_and_began_and_is_refus
     for model in ("gan", "infogan", "cdcgan"):
         with pytest.raises(UserError, match="--minibatch-std"):
             GANConfig(model=model, minibatch_std=True).resolved()
+
+
+@pytest.mark.parametrize("model", ["lsgan", "began"])
+def test_the_run_header_says_when_d_sees_the_batch_spread(model):
+    config = GANConfig(model=model, image_size=32).resolved()
+    assert "minibatch std" not in gan_recipe.describe(config)
+    assert "minibatch std in D" in gan_recipe.describe(config.replace(minibatch_std=True))

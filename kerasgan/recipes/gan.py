@@ -35,10 +35,13 @@ def describe(config):
         optimizer = f"rmsprop {lr}"
     else:
         optimizer = f"adam {lr} (beta1 {config.beta1:g}, beta2 {config.beta2:g})"
+    spread = ", minibatch std in D" if config.minibatch_std else ""
     if config.model == "began":
-        return f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
+        return (f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
+                f"{spread}")
     extra = {"wgan": f", clip {config.clip_value:g}", "wgan-gp": f", gp weight {config.gp_weight:g}"}.get(config.loss, "")
     extra += f", R1 gamma {config.r1:g}" if config.r1 else ""
+    extra += spread
     labels = ""
     if config.conditional:
         ac = f" (weight {config.ac_weight:g})" if config.d_conditioning == "acgan" else ""
