@@ -244,6 +244,9 @@ class GANConfig(Config):
     optimizer: str | None = option(None, "default adam; rmsprop for wgan", group="optimization",
                                    choices=("adam", "rmsprop"))
     lr_schedule: str = option("constant", "decay to 0 over the run", group="optimization", choices=SCHEDULES)
+    lr_decay_start: int = option(0, "with --lr-schedule linear: hold the rate until this step, then decay to 0 at "
+                                    "--steps (CycleGAN's shape; default 0: decay over the whole run)",
+                                 group="optimization", metavar="STEP")
     ema: float | None = option(None, "exponential moving average of G's weights with this decay, e.g. 0.999, "
                                      "used for sample grids, FID, sample() and the export (0: off; default "
                                      "0.999 on shapes, else 0)", group="optimization", metavar="DECAY")
@@ -375,6 +378,11 @@ class GANConfig(Config):
             raise UserError(f"--info-continuous must be 0 or more, got {self.info_continuous}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
             raise UserError(f"--ema must be in [0, 1) (0: off), got {self.ema}")
+        if self.lr_decay_start and self.lr_schedule != "linear":
+            raise UserError(f"--lr-decay-start holds the rate before a linear decay: add --lr-schedule linear "
+                            f"(got {self.lr_schedule})")
+        if not 0 <= self.lr_decay_start < self.steps:
+            raise UserError(f"--lr-decay-start must be in [0, --steps) = [0, {self.steps}), got {self.lr_decay_start}")
         if self.model in CONDITIONAL:
             self.check_conditioning()
         if self.label_accuracy_every < 0:

@@ -155,7 +155,7 @@ def build_optimizers(config, steps):
     from kerasgan.trainers.schedules import learning_rate
 
     def make(lr, updates_per_step=1):
-        rate = learning_rate(lr, config.lr_schedule, steps, 0, updates_per_step)
+        rate = learning_rate(lr, config.lr_schedule, steps, config.lr_decay_start, updates_per_step)
         if config.optimizer == "rmsprop":
             return keras.optimizers.RMSprop(rate)
         return keras.optimizers.Adam(rate, beta_1=config.beta1, beta_2=config.beta2)
