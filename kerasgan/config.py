@@ -381,7 +381,7 @@ class GANConfig(Config):
         if self.lr_decay_start and self.lr_schedule != "linear":
             raise UserError(f"--lr-decay-start holds the rate before a linear decay: add --lr-schedule linear "
                             f"(got {self.lr_schedule})")
-        if not 0 <= self.lr_decay_start < self.steps:
+        if self.lr_decay_start < 0 or (self.steps is not None and self.lr_decay_start >= self.steps):
             raise UserError(f"--lr-decay-start must be in [0, --steps) = [0, {self.steps}), got {self.lr_decay_start}")
         if self.model in CONDITIONAL:
             self.check_conditioning()

@@ -37,3 +37,12 @@ def test_without_a_start_the_decay_spans_the_run():
 def test_a_decay_start_that_cannot_apply_is_refused(options, message):
     with pytest.raises(UserError, match=message):
         GANConfig(model="dcgan", steps=1000, **options).resolved()
+
+
+def test_a_start_past_a_run_counted_in_epochs_is_refused_before_training(tmp_path):
+    from kerasgan import GAN
+
+    gan = GAN(image_size=32, epochs=1, lr_schedule="linear", lr_decay_start=100000, no_export=True)
+    with pytest.raises(UserError, match=r"--lr-decay-start 100000 is not before the run's last step \(\d+\)"):
+        gan.fit("shapes", runs_dir=str(tmp_path))
+    assert not any(tmp_path.iterdir())  # no run directory left behind

@@ -275,6 +275,9 @@ class GAN(Recipe):
                             f"{config.batch_size} x --n-critic {config.n_critic}): lower them or add images")
         steps_per_epoch = len(data.images) // per_step
         total = total_steps(config.steps, config.epochs, len(data.images), per_step)
+        if config.lr_decay_start >= total:
+            raise UserError(f"--lr-decay-start {config.lr_decay_start} is not before the run's last step ({total}): "
+                            f"lower it or train longer")
         name = config.name or config.default_name(dataset_name(config))
         facts = {"steps_total": total, "images": len(data.images), "dataset_name": data.name,
                  "label_names": label_names}
