@@ -114,7 +114,8 @@ def test_each_loss_improves_on_the_untrained_generator(judge, tmp_path, options)
     from one colour for nearly all (the untrained G's grey) to the data's even mix.
 
     The clean verdict is too strict for runs this short: after 600 steps of lsgan, 300 of
-    wgan-gp (twice these tests' lengths), the mean clean probability stayed at step 0's 0.003 (bce's 600 steps, above: 0.2).
+    wgan-gp (twice these tests' lengths), the mean clean probability stayed at step 0's 0.003
+    (bce's 600 steps, above: 0.2).
     Measured at these lengths (2.7 min for the three on 2 idle cores): colour gap 0.75 ->
     wgan-gp 0.188, lsgan 0.137, hinge 0.105; at twice the steps (7.4 min, 2 cores shared with
     two trainings) 0.137, 0.070, 0.141. Broken on purpose (G's optimizer step removed), hinge

@@ -89,7 +89,8 @@ def test_infogan_categorical_code_finds_the_digits(tmp_path, mnist, classifier):
     Broken on purpose (Q's loss weight 0, `info_weight=0.0`, so nothing ties the code to the
     images): 0.200, 5 distinct digits (389 s), which fails this test. That control ran in CI
     as its own test until #17's small-dot test needed its 3 minutes. At 2000 steps (153 s on 2
-    idle cores, against about 230 s) 0.656 and 8 digits: over the bar by only 0.1, so the test
-    keeps 3000 steps rather than risk a different CPU's trajectory."""
+    idle cores; 3000 steps took 384 s on cores shared with one training) 0.656 and 8 digits:
+    over the bar by only 0.1, so the test keeps 3000 steps rather than risk a different CPU's
+    trajectory."""
     agree, distinct = infogan_score(run_infogan(tmp_path, mnist), classifier)
     assert agree >= 0.55 and distinct >= 6
