@@ -54,10 +54,10 @@ def build_optimizers(config, decay_start, steps):
     """Adam for both generators and for both discriminators, constant then linear decay."""
     import keras
 
-    from kerasgan.trainers.schedules import LinearDecay
+    from kerasgan.trainers.schedules import learning_rate
 
     def adam(lr):
-        rate = LinearDecay(lr, decay_start, steps) if decay_start < steps else lr
+        rate = learning_rate(lr, "linear", steps, decay_start) if decay_start < steps else lr
         return keras.optimizers.Adam(rate, beta_1=config.beta1, beta_2=config.beta2)
 
     return adam(config.g_lr or config.lr), adam(config.d_lr or config.lr)
