@@ -404,10 +404,11 @@ def _cell_recorder_class():
         """Records a cell's per-step losses (losses.csv) and its time (experiment.json).
 
         Resets the trainer's loss trackers before every step, so each step's logs are that
-        step's values (see the module docstring). The time is saved with every checkpoint,
-        so after a kill it counts the work the checkpoint kept: `wall_s` sums, over the
-        sessions, the time from calling fit to the last checkpoint each session left, and
-        `steps_per_s` leaves out each session's first step (tracing, compiling).
+        step's values (see the module docstring). The time is saved just before every
+        checkpoint (the recipes run extra callbacks before their own), so after a kill it
+        counts the work the checkpoint kept (scaled down when the kill fell between the two):
+        `wall_s` sums, over the sessions, the time from calling fit to the last checkpoint each
+        session left, and `steps_per_s` leaves out each session's first step (tracing, compiling).
         """
 
         def __init__(self, root, started, checkpoint_every, total, progress=None, progress_every=60.0):

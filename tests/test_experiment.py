@@ -162,6 +162,29 @@ def test_a_tiny_grid_runs_and_survives_sigkill_with_the_same_table(tmp_path):
     assert read_csv(killed_out / "results.csv") == again
 
 
+def test_extra_callbacks_record_a_step_before_its_checkpoint(tmp_path):
+    """The cell's record (experiment.json) must never fall behind its checkpoint: a SIGKILL
+    between the two once left a resumed cell counting one session instead of two. So the
+    recipes run extra callbacks before their own Checkpoint: at every checkpoint step, the
+    extra callback finds the previous checkpoint on disk, not this step's. (Broken on purpose,
+    run callbacks first: it saw step 2's checkpoint at step 2, and failed.)"""
+    import keras
+
+    from kerasgan.recipes.gan import GAN
+
+    gan = GAN(model="dcgan", image_size=16, width=4, noise_dim=8, num_images=16, batch_size=4, steps=4,
+              checkpoint_every=2, sample_every=1000, no_export=True, verbose=0, runs_dir=str(tmp_path))
+    seen = []
+
+    class Spy(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            latest = next(tmp_path.glob("*/checkpoints/latest.json"), None)
+            seen.append(json.loads(latest.read_text())["step"] if latest else 0)
+
+    gan.fit("shapes", callbacks=[Spy()])
+    assert seen == [0, 0, 2, 2]
+
+
 # -- bad plans: one line naming the key, before anything trains ----------------------------------
 
 GOOD_BASE = '[base]\ndataset = "shapes"\nsteps = 2\n'

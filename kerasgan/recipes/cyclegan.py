@@ -141,7 +141,7 @@ class CycleGAN(Recipe):
             return make_pair_dataset(pair, config.image_size, config.batch_size, config.data_preprocess,
                                      config.seed, step, config.load_size)
 
-        trained = self._fit(dataset_at, total, steps_per_epoch, [*run_callbacks, *callbacks], resume)
+        trained = self._fit(dataset_at, total, steps_per_epoch, [*callbacks, *run_callbacks], resume)
         self.log(f"samples:     {run.samples}  (rows: X, G(X), F(G(X)), Y, F(Y), G(F(Y)))\n"
                  f"tensorboard: tensorboard --logdir {run.logs}\ncheckpoint:  {run.checkpoint_path()}")
         if not config.no_export and trained:

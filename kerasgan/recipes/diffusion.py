@@ -144,7 +144,7 @@ class Diffusion(Recipe):
             return make_dataset(data.images, config.image_size, config.batch_size, config.data_preprocess,
                                 config.seed, step)
 
-        trained = self._fit(dataset_at, total, steps_per_epoch, [*run_callbacks, *callbacks], resume)
+        trained = self._fit(dataset_at, total, steps_per_epoch, [*callbacks, *run_callbacks], resume)
         self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
                  f"checkpoint:  {run.checkpoint_path()}")
         if not config.no_export and trained:

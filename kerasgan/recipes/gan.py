@@ -244,8 +244,9 @@ class GAN(Recipe):
 
         `data`: None (the config's dataset), a folder, a dataset name or a tf.data.Dataset
         (see `recipes.base.image_set_from`). `resume=True` continues the run's last
-        checkpoint; extra Keras `callbacks` run beside the run's own (samples, TensorBoard,
-        checkpoints, FID).
+        checkpoint; extra Keras `callbacks` run before the run's own (samples, TensorBoard,
+        checkpoints, FID) at every step, so what they write for a step is on disk before that
+        step's checkpoint: a kill between the two never leaves a checkpoint ahead of their record.
         """
         import keras
         import tensorflow as tf
@@ -308,7 +309,7 @@ class GAN(Recipe):
             return make_dataset(data.images, config.image_size, per_step, config.data_preprocess, config.seed, step,
                                 labels=labels)
 
-        trained = self._fit(dataset_at, total, steps_per_epoch, [*run_callbacks, *callbacks], resume)
+        trained = self._fit(dataset_at, total, steps_per_epoch, [*callbacks, *run_callbacks], resume)
         self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
                  f"checkpoint:  {run.checkpoint_path()}")
         if config.interpolate:
