@@ -32,12 +32,18 @@ from kerasgan.recipes import cyclegan as cyclegan_recipe
 from kerasgan.recipes import gan as gan_recipe
 
 PYTORCH_DCGAN = ["--width", "64", "--g-upsample", "transpose", "--loss", "bce"]
+MNIST_DCGAN = ["--image-size", "32", "--loss", "bce", "--d-norm", "none"]
 # name: (family, batch, CLI arguments, steps per window)
 MODELS = {
     "dcgan-64": ("dcgan", 16, ["--image-size", "64", *PYTORCH_DCGAN], 8),
     "dcgan-64-b64": ("dcgan", 64, ["--image-size", "64", *PYTORCH_DCGAN], 3),
     "wgan-gp-64": ("dcgan", 16, ["--model", "wgan-gp", "--image-size", "64", "--width", "64"], 2),
     "dcgan-256": ("dcgan", 8, ["--image-size", "256", "--width", "64"], 1),
+    # The README's MNIST DCGAN (32 px, no norm in D) without and with its R1 penalty, and with
+    # the minibatch standard deviation layer: what each option costs per step.
+    "dcgan-32": ("dcgan", 64, MNIST_DCGAN, 6),
+    "dcgan-32-r1": ("dcgan", 64, [*MNIST_DCGAN, "--r1", "1"], 6),
+    "dcgan-32-mbstd": ("dcgan", 64, [*MNIST_DCGAN, "--minibatch-std"], 6),
     "cyclegan-64": ("cyclegan", 1, ["--image-size", "64", "--g-blocks", "6"], 10),
     # The reference implementation's defaults: 9 blocks, identity loss 0.5.
     "cyclegan-256": ("cyclegan", 1, ["--image-size", "256", "--g-blocks", "9", "--use-identity-loss"], 2),
@@ -74,7 +80,7 @@ def build(name, xla, precision):
         images, _ = make_shapes(max(4 * batch, 64), args.image_size)
         dataset = make_dataset(images, args.image_size, batch, "deluxe")
         flops = gan_step_flops(trainer.generator, trainer.discriminator, batch, trainer.n_critic,
-                               trainer.loss_kind == "wgan-gp")
+                               trainer.loss_kind == "wgan-gp" or bool(trainer.r1))
         return trainer, dataset, flops
     args = train_cyclegan.config_from_flags(common)
     trainer, _ = scale.build_trainer(args, lambda: cyclegan_recipe.build_trainer(args),

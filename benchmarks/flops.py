@@ -43,7 +43,7 @@ def gan_step_flops(generator, discriminator, batch_size, n_critic=1, gradient_pe
 
     Each D update: G forward, D forward on real and fake, D backward on both (x2); WGAN-GP
     adds a D forward and input-gradient pass on the interpolates and their weight gradients
-    (counted as 6 D forwards). The G update reuses the last D update's G forward: D forward
+    (counted as 6 D forwards), R1 the same at the real images. The G update reuses the last D update's G forward: D forward
     on the fakes, D backward for input gradients only (x1), G backward (x2).
     """
     g, d = forward_flops(generator), forward_flops(discriminator)
