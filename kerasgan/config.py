@@ -199,7 +199,7 @@ class GANConfig(Config):
                                        "or a TensorFlow Datasets name", group="data")
     data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
-    image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; shapes, gan and cgan 32)",
+    image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; gan and cgan 32)",
                                     flags=("--image-size", "--image_size"), group="data",
                                     choices=(16, 32, 64, 128, 256))
     data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
@@ -248,8 +248,8 @@ class GANConfig(Config):
                                     "--steps (CycleGAN's shape; default 0: decay over the whole run)",
                                  group="optimization", metavar="STEP")
     ema: float | None = option(None, "exponential moving average of G's weights with this decay, e.g. 0.999, "
-                                     "used for sample grids, FID, sample() and the export (0: off; default "
-                                     "0.999 on shapes, else 0)", group="optimization", metavar="DECAY")
+                                     "used for sample grids, FID, sample() and the export (default 0: off)",
+                               group="optimization", metavar="DECAY")
     # speed and scale
     precision: str = option("float32", "mixed_float16 (GPUs, with loss scaling) or mixed_bfloat16 (TPUs, "
                                        "recent CPUs/GPUs)", group="speed and scale", choices=PRECISIONS)
