@@ -11,8 +11,8 @@ The Python API, in the Keras idiom (see README, "From Python"):
     cycle = kerasgan.CycleGAN(steps=200)
     cycle.fit(x="path/to/apples", y="path/to/oranges")
 
-    gan = kerasgan.load_run("runs/dcgan_shapes_64")       # a finished run, ready to sample
-    generate = kerasgan.load_export("exports/dcgan_shapes_64")
+    gan = kerasgan.load_run("runs/dcgan_shapes_32")       # a finished run, ready to sample
+    generate = kerasgan.load_export("exports/dcgan_shapes_32")
 
 What importing kerasgan changes for the whole process, and nothing else: it sets
 `TF_ENABLE_ONEDNN_OPTS=1` and `KERAS_BACKEND=tensorflow` unless they are already set. Both

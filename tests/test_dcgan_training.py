@@ -38,7 +38,7 @@ def test_short_run_outputs(tiny_args, tmp_path):
     assert {"d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d", "samples"} <= set(tags)
     d_losses = [tf.make_ndarray(e.tensor_proto) for e in events.Tensors("d_loss")]
     assert len(d_losses) == 4 and np.isfinite(d_losses).all()
-    export = tmp_path / "exports" / "dcgan_shapes_64" / "1"
+    export = tmp_path / "exports" / "dcgan_shapes_32" / "1"
     assert (export / "saved_model.pb").exists()
     assert (tmp_path / "exports" / "models.config").read_text().count("config {") == 1
 
@@ -78,7 +78,7 @@ def saved_run_files(tmp_path):
 
 
 @pytest.mark.parametrize("changed", [["--width", "16"], ["--norm", "none"], ["--batch-size", "4"],
-                                     ["--loss", "bce"], ["--lr", "1e-3"]])
+                                     ["--loss", "hinge"], ["--lr", "1e-3"]])
 def test_resuming_with_options_that_change_the_run_is_one_line_naming_them(tiny_args, changed, tmp_path):
     train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
     before = saved_run_files(tmp_path)
@@ -123,7 +123,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tiny_args, tmp_path):
 
 
 def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path):
-    stale = tmp_path / "runs" / "dcgan_shapes_64" / "samples"
+    stale = tmp_path / "runs" / "dcgan_shapes_32" / "samples"
     stale.mkdir(parents=True)
     (stale / "step_0000200.png").write_bytes(b"old")
     with pytest.raises(UserError, match="stopped before its first checkpoint"):
@@ -134,7 +134,7 @@ def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path):
 def test_a_second_process_on_the_same_run_is_refused(tiny_args, tmp_path):
     from kerasgan.runs import Run
 
-    holder = Run(tmp_path / "runs" / "dcgan_shapes_64").lock()  # as another process would hold it
+    holder = Run(tmp_path / "runs" / "dcgan_shapes_32").lock()  # as another process would hold it
     try:
         import subprocess
         import sys
@@ -146,9 +146,9 @@ def test_a_second_process_on_the_same_run_is_refused(tiny_args, tmp_path):
         holder.unlock()
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: {tmp_path / 'runs' / 'dcgan_shapes_64'} is in use by another process (pid {os.getpid()}): wait "
+        f"error: {tmp_path / 'runs' / 'dcgan_shapes_32'} is in use by another process (pid {os.getpid()}): wait "
         "for it to finish, or start another run with --name NEW"]
-    assert not (tmp_path / "runs" / "dcgan_shapes_64" / "config.json").exists()
+    assert not (tmp_path / "runs" / "dcgan_shapes_32" / "config.json").exists()
     train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])  # free again once the holder let go
 
 

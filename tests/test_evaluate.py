@@ -144,11 +144,11 @@ def test_run_checkpoint_and_its_export_agree(tiny_args, tmp_path, capsys):
     # Kaiming init: images that differ plainly between inputs, so the comparison below tells.
     run = train_dcgan.main(tiny_args + ["--steps", "2", "--no-xla", "--init", "kaiming"])
     result = run_json(["--run", str(run.root), "--num-samples", "8"], capsys)
-    assert (result["real_images"], result["image_size"]) == (32, 64)  # the run's own shapes
+    assert (result["real_images"], result["image_size"]) == (32, 32)  # the run's own shapes (32 px on shapes)
     assert result["fid"] > 0
 
     from_run, run_config = evaluate.run_generator(run.root, "latest")
-    export = evaluate.resolve_export(tmp_path / "exports" / "dcgan_shapes_64")
+    export = evaluate.resolve_export(tmp_path / "exports" / "dcgan_shapes_32")
     from_export, export_config = evaluate.exported_generator(export)
     assert_same_images(from_export(4, 1), from_run(4, 1), from_run(4, 2))
     assert run_config["seed"] == export_config["seed"] and run_config["num_images"] == 32

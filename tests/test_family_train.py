@@ -66,10 +66,43 @@ def test_model_defaults_apply_only_to_flags_not_given():
     # A loss's paper settings follow the loss, whichever model asks for it.
     assert parse("--model", "dcgan", "--loss", "wgan").optimizer == "rmsprop"
     assert parse("--model", "wgan", "--loss", "lsgan").optimizer == "adam"
-    assert (parse().model, parse().loss, parse().lr) == ("dcgan", "lsgan", 2e-4)
+    assert (parse("--dataset", "mnist").model, parse("--dataset", "mnist").loss, parse().lr) == ("dcgan", "lsgan", 2e-4)
     began_args = parse("--model", "began")
     assert (began_args.latent, began_args.lr, began_args.init) == ("uniform", 1e-4, "xavier")
     assert parse("--model", "gan", "--image-size", "64").image_size == 64
+
+
+def test_the_dcgan_on_shapes_takes_its_measured_defaults_and_other_data_the_generic_ones():
+    def flags(*given):
+        return train_dcgan.config_from_flags(list(given))
+
+    def settings(config):
+        return (config.image_size, config.loss, config.batch_size, config.ema, config.lr, config.g_lr,
+                config.diffaug_policy)
+
+    shapes = (32, "bce", 32, 0.999, 2e-4, 1e-3, ("translation", "cutout"))
+    generic = (64, "lsgan", 16, 0.0, 2e-4, None, ())
+    assert settings(flags()) == settings(flags("--dataset", "shapes")) == shapes
+    assert settings(flags("--data-dir", "path/to/images")) == settings(flags("--dataset", "shapes-dot")) == generic
+    assert settings(flags("--dataset", "mnist")) == generic
+    assert flags("--model", "cdcgan").batch_size == 16  # only the DCGAN has a shapes setting
+    # Flags given win; --lr sets both rates, as on every other dataset.
+    mine = flags("--lr", "1e-4", "--diffaug", "none", "--loss", "hinge", "--image-size", "64", "--ema", "0")
+    assert settings(mine) == (64, "hinge", 32, 0.0, 1e-4, None, ())
+    assert flags("--g-lr", "5e-4").g_lr == 5e-4
+
+
+def test_a_gan_built_before_its_data_takes_the_defaults_of_the_data_fit_is_handed(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for index in range(16):
+        Image.fromarray(np.full((20, 20, 3), index * 15, np.uint8)).save(folder / f"{index}.png")
+    gan = gan_recipe.GAN(steps=1, width=4, noise_dim=8, verbose=0, no_export=True, runs_dir=str(tmp_path / "runs"))
+    assert (gan.config.image_size, gan.config.loss) == (32, "bce")  # no data named yet: shapes
+    run = gan.fit(str(folder))
+    config = json.loads((run.root / "config.json").read_text())
+    assert run.root.name == "dcgan_photos_64" and (config["loss"], config["batch_size"]) == ("lsgan", 16)
+    assert (config["ema"], config["g_lr"], config["diffaug"]) == (0.0, None, "")
 
 
 def test_wgan_gp_critic_has_no_batch_norm_and_wgan_optimizer_is_rmsprop():

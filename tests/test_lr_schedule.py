@@ -23,7 +23,7 @@ def test_a_held_linear_decay_reaches_zero_at_the_last_step_for_both_nets():
 
 
 def test_without_a_start_the_decay_spans_the_run():
-    config = GANConfig(model="dcgan", image_size=32, steps=1000, lr_schedule="linear").resolved()
+    config = GANConfig(model="dcgan", image_size=32, steps=1000, lr_schedule="linear", lr=2e-4).resolved()
     g_opt, _ = build_optimizers(config, config.steps)
     assert [rate_at(g_opt, s) for s in (0, 250, 1000)] == pytest.approx([2e-4, 1.5e-4, 0.0])
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_sigterm_saves_a_checkpoint_and_resume_continues(tiny_args, tmp_path):
     runs = tmp_path / "runs"
-    samples = runs / "dcgan_shapes_64" / "samples"
+    samples = runs / "dcgan_shapes_32" / "samples"
     argv = tiny_args + ["--steps", "100000", "--sample-every", "1", "--checkpoint-every", "100000"]
     process = subprocess.Popen([sys.executable, str(ROOT / "train_dcgan.py"), *argv], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -38,7 +38,7 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tiny_args, tmp_path):
     assert process.returncode == 143, err[-3000:]
     lines = [line for line in err.splitlines() if line.startswith("interrupted")]
     assert len(lines) == 1 and "Traceback" not in err, err[-3000:]
-    checkpoint = runs / "dcgan_shapes_64" / "checkpoints" / "latest.weights.h5"
+    checkpoint = runs / "dcgan_shapes_32" / "checkpoints" / "latest.weights.h5"
     assert checkpoint.exists()
     assert f"saved {checkpoint}; add --resume to continue" in lines[0]
     step = json.loads(checkpoint.with_name("latest.json").read_text())["step"]

@@ -20,8 +20,8 @@ POLICIES = ("color", "translation", "cutout")
 
 
 def parse_policy(text):
-    """"color,translation,cutout" -> ("color", "translation", "cutout"); "" or None -> ()."""
-    if not text:
+    """"color,translation,cutout" -> ("color", "translation", "cutout"); "", "none" or None -> ()."""
+    if not text or text.strip() == "none":
         return ()
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     unknown = [n for n in names if n not in POLICIES]

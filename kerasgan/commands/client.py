@@ -1,8 +1,8 @@
 """A TF Serving client for kerasgan exports, over REST (JSON) or gRPC.
 
-    python -m kerasgan.client --model dcgan_shapes_64 --num 16 --output samples/
+    python -m kerasgan.client --model dcgan_shapes_32 --num 16 --output samples/
     python -m kerasgan.client --model cyclegan_x2y --input photos/ --output translated/
-    python -m kerasgan.client --model dcgan_shapes_64 --protocol grpc --port 8500 --output out/
+    python -m kerasgan.client --model dcgan_shapes_32 --protocol grpc --port 8500 --output out/
     python -m kerasgan.client --model cdcgan_shapes_32 --labels shape=2,color=0 --output out/
 
 Generators are asked through their `generate` signature (batch size, seed and, for

@@ -1,7 +1,7 @@
 """Score generators and image sets with FID and KID.
 
-    python -m kerasgan.evaluate --model exports/dcgan_shapes_64          # newest exported version
-    python -m kerasgan.evaluate --run runs/dcgan_shapes_64 --checkpoint best
+    python -m kerasgan.evaluate --model exports/dcgan_shapes_32          # newest exported version
+    python -m kerasgan.evaluate --run runs/dcgan_shapes_32 --checkpoint best
     python -m kerasgan.evaluate --model exports/cats --data-dir data/cats --num-samples 5000
     python -m kerasgan.evaluate --folders samples/ data/cats/            # folder A against B
     python -m kerasgan.evaluate --x2y exports/cat_x2y --y2x exports/cat_y2x \\

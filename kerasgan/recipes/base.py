@@ -21,7 +21,9 @@ class Recipe:
         config = config if config is not None else self.config_class()
         if not isinstance(config, self.config_class):
             raise TypeError(f"{type(self).__name__} takes a {self.config_class.__name__}, got {type(config).__name__}")
-        self.config = config.replace(**options).resolved() if options else config.resolved()
+        # As given, before defaults: fit settles the defaults that follow the data it is handed.
+        self.given_config = config.replace(**options) if options else config
+        self.config = self.given_config.resolved()
         self.trainer = None
         self.run = None
         self.strategy = None
@@ -84,17 +86,11 @@ def image_set_from(data, config, with_labels=False):
     """
     from kerasgan.data.sources import ImageSet, load_image_set
 
+    config = config.replace(**source_fields(data))
     if isinstance(data, ImageSet):
-        return data, config.replace(dataset=data.name, data_dir=None)
-    if data is not None and not isinstance(data, (str, Path)):
-        return images_from_dataset(data, config.image_size, with_labels), config.replace(dataset="tf.data",
-                                                                                         data_dir=None)
-    if data is not None:
-        folder = Path(data).expanduser()
-        if folder.is_dir():
-            config = config.replace(dataset=None, data_dir=str(folder))
-        else:
-            config = config.replace(dataset=str(data))
+        return data, config
+    if config.dataset == "tf.data" and data is not None:
+        return images_from_dataset(data, config.image_size, with_labels), config
     if config.dataset == "tf.data":
         raise UserError("this run trained on a tf.data.Dataset: pass the data again (fit(data=...)) or a "
                         "folder / dataset name")
@@ -102,6 +98,20 @@ def image_set_from(data, config, with_labels=False):
     data = load_image_set(config.dataset, config.data_dir, config.image_size, config.seed, config.num_images,
                           with_labels, config.labels_csv, keys)
     return data, config
+
+
+def source_fields(data):
+    """The config fields that name what a user hands `fit` (see `image_set_from`); {} for None."""
+    from kerasgan.data.sources import ImageSet
+
+    if data is None:
+        return {}
+    if isinstance(data, ImageSet):
+        return {"dataset": data.name, "data_dir": None}
+    if not isinstance(data, (str, Path)):
+        return {"dataset": "tf.data", "data_dir": None}
+    folder = Path(data).expanduser()
+    return {"dataset": None, "data_dir": str(folder)} if folder.is_dir() else {"dataset": str(data)}
 
 
 def images_from_dataset(dataset, image_size, with_labels=False):

@@ -23,7 +23,7 @@ API and what `train_dcgan.py` runs:
 from kerasgan.config import CONDITIONAL, GANConfig
 from kerasgan.errors import UserError
 from kerasgan.latent import fixed_noise
-from kerasgan.recipes.base import Recipe, image_set_from
+from kerasgan.recipes.base import Recipe, image_set_from, source_fields
 
 
 def describe(config):
@@ -259,7 +259,12 @@ class GAN(Recipe):
         from kerasgan.training import total_steps
 
         changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
-        config = self.config.replace(**changes).check() if changes else self.config
+        source = source_fields(data)
+        if source and not resume:
+            # Some defaults follow the data (the DCGAN's on the built-in shapes): settle them for this data.
+            config = self.given_config.replace(**changes, **source).resolved()
+        else:
+            config = self.config.replace(**changes).check() if changes else self.config
         data, config = image_set_from(data, config, config.needs_labels)
         # A run from before --channels (none in its config.json) was trained on 3 channels.
         data.images, channels = with_channels(data.images, config.channels or (3 if resume else None))
