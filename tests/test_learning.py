@@ -57,21 +57,27 @@ def test_the_judge_is_calibrated(judge):
 
 
 def test_dcgan_learns_clean_shapes(judge, tmp_path):
-    """DCGAN at 32x32 with --ema 0.999, BCE, batch 32, for 600 steps.
+    """DCGAN at 32x32 with --ema 0.999, BCE, batch 32 (the shapes defaults) but the generic
+    rate (2e-4 for G and D) and no DiffAugment, for 600 steps.
 
-    Measured: clean rate 0.00 -> 0.20, mean clean probability 0.003 -> 0.21 (an 800-step run:
-    0.00 -> 0.13); about 2.5 minutes with the judge's training on 2 busy cores.
-    Broken on purpose (G's optimizer step removed): clean rate 0.00 -> 0.00, mean 0.0026 -> 0.0026;
-    the test failed.
+    Measured: clean rate 0.00 -> 0.082, mean clean probability 0.001 -> 0.086 (the same setting
+    before the shapes defaults landed: 0.00 -> 0.20 and 0.003 -> 0.21); about 5 minutes on 2
+    cores shared with another test. The shapes defaults themselves (G at 1e-3, DiffAugment)
+    start slower and finish higher (63% of 1000 samples at 3000 steps): at 600 steps they gave
+    0.094 and, on a busier machine, 0.039. The bar (0.03) sits under every one of these and 30
+    times over the untrained generator's mean. DiffAugment's gradient path is checked in
+    test_diffaug.py.
+    Broken on purpose (G's optimizer step removed, EMA still updated): clean rate 0.00 -> 0.00,
+    mean 0.001 -> 2e-11; the test failed.
     """
-    options = {"loss": "bce", "batch_size": 32}
+    options = {"lr": 2e-4, "diffaug": "none"}
     before = judge.score(untrained_samples(options))
     gan = trained(tmp_path, {**options, "steps": 600})
     after = judge.score(gan.sample(256, seed=1))
     print("dcgan clean rate", before["clean_rate"], "->", after["clean_rate"], "mean", before["clean_mean"], "->",
           after["clean_mean"], after)
     assert before["clean_rate"] < 0.05
-    assert after["clean_rate"] > 0.06 and after["clean_mean"] > 0.08
+    assert after["clean_rate"] > 0.03 and after["clean_mean"] > 0.03
 
 
 def test_cyclegan_turns_red_shapes_blue_and_keeps_the_shape(judge, tmp_path):
@@ -107,7 +113,9 @@ def colour_gap(judge, images):
 @pytest.mark.parametrize("options", [
     {"model": "wgan-gp", "batch_size": 16, "steps": 100},  # n_critic 5: 500 critic updates
     {"model": "lsgan", "batch_size": 32, "steps": 300},
-    {"loss": "hinge", "batch_size": 32, "steps": 300},
+    # The generic rates without DiffAugment, not the shapes DCGAN's (G 5x faster, DiffAugment):
+    # the loss alone is under test, as measured below.
+    {"loss": "hinge", "batch_size": 32, "lr": 2e-4, "diffaug": "none", "steps": 300},
 ], ids=["wgan-gp", "lsgan", "hinge"])
 def test_each_loss_improves_on_the_untrained_generator(judge, tmp_path, options):
     """Each loss learns the data's colours: the colours the judge sees in 256 samples move
