@@ -25,9 +25,10 @@ from kerasgan.recipes.gan import GAN
 QUIET = {"verbose": 0, "no_export": True, "sample_every": 100_000, "checkpoint_every": 100_000}
 # The GAN tests' setting, as calibrated: shapes at 32x32, G's moving average sampled.
 SMALL = {"image_size": 32, "ema": 0.999}
-# The generic rate (2e-4 for G and D) without DiffAugment, in place of the shapes DCGAN's (G 5x
-# faster, DiffAugment): for tests of one mechanism, as measured in their docstrings.
-GENERIC_RATES = {"lr": 2e-4, "diffaug": "none"}
+# The generic rate (2e-4 for G and D) without DiffAugment at the generic width 32, in place of
+# the shapes DCGAN's (G 5x faster, DiffAugment, width 16): for tests of one mechanism, as
+# measured in their docstrings.
+GENERIC_RATES = {"lr": 2e-4, "diffaug": "none", "width": 32}
 
 
 @pytest.fixture(scope="module")
@@ -60,27 +61,27 @@ def test_the_judge_is_calibrated(judge):
 
 
 def test_dcgan_learns_clean_shapes(judge, tmp_path):
-    """DCGAN at 32x32 with --ema 0.999, BCE, batch 32 (the shapes defaults) but the generic
-    rate (2e-4 for G and D) and no DiffAugment, for 600 steps.
+    """The README's first run, shortened: the DCGAN with the shapes defaults (32x32, BCE,
+    batch 32, width 16, G at 1e-3 and D at 2e-4, DiffAugment translation,cutout, --ema 0.999)
+    for 1600 of its 4000 steps.
 
-    Measured: clean rate 0.00 -> 0.082, mean clean probability 0.001 -> 0.086 (the same setting
-    before the shapes defaults landed: 0.00 -> 0.20 and 0.003 -> 0.21); about 5 minutes on 2
-    cores shared with another test. The shapes defaults themselves (G at 1e-3, DiffAugment)
-    start slower and finish higher (63% of 1000 samples at 3000 steps): at 600 steps they gave
-    0.094 and, on a busier machine, 0.039. The bar (0.03) sits under every one of these and 30
-    times over the untrained generator's mean. DiffAugment's gradient path is checked in
-    test_diffaug.py.
-    Broken on purpose (G's optimizer step removed, EMA still updated): clean rate 0.00 -> 0.00,
-    mean 0.001 -> 2e-11; the test failed.
+    Measured: clean rate 0.00 -> 0.164, mean clean probability 0.001 -> 0.172 (256 samples).
+    The full run's 64-image grid at these steps: 0.00 at 600, 0.08 at 1000, 0.11 at 1200, 0.19
+    at 1600, 0.31 at 2000, 0.62 at 4000. The bar (0.05) sits under the grid's 1200-step value,
+    50 times over the untrained generator's mean. At width 16 the generic rates (G at 2e-4, no
+    DiffAugment) collapse at first: 600 steps gave 0.004, every sample a blue circle.
+    About 2 minutes alone on 2 cores.
+    Broken on purpose (G's optimizer step removed, its step counter and EMA still updated):
+    clean rate 0.00 -> 0.00, mean 0.001 -> 1e-9; the test failed.
     """
-    options = GENERIC_RATES
+    options = {"steps": 1600}
     before = judge.score(untrained_samples(options))
-    gan = trained(tmp_path, {**options, "steps": 600})
+    gan = trained(tmp_path, options)
     after = judge.score(gan.sample(256, seed=1))
     print("dcgan clean rate", before["clean_rate"], "->", after["clean_rate"], "mean", before["clean_mean"], "->",
           after["clean_mean"], after)
     assert before["clean_rate"] < 0.05
-    assert after["clean_rate"] > 0.03 and after["clean_mean"] > 0.03
+    assert after["clean_rate"] > 0.05 and after["clean_mean"] > 0.05
 
 
 def test_cyclegan_turns_red_shapes_blue_and_keeps_the_shape(judge, tmp_path):
