@@ -59,13 +59,14 @@ GAN_MODEL_DEFAULTS = {
     "began": {"lr": 1e-4, "latent": "uniform", "noise_dim": 64, "init": "xavier"},
 }
 # The DCGAN on the built-in shapes (the README's first run), the best of the settings measured
-# in #13 by the shapes judge's clean-shape rate: at width 32 and 3000 steps, 63% of 1000 samples
-# against 20-40% for the generic defaults at 64 px (G 5x faster than D: 48% without it and
-# DiffAugment; 16384 images: no gain). Width 16 (70 ms a step on 2 cores against width 32's 180)
-# gets there in under half the time: 65% at 4000 steps in 5.3 min, 78% at 8000 in 9.7 min.
+# in #13 by the shapes judge's clean-shape rate on 1000 samples: 69.5% at 4000 steps (5.0 min on
+# 2 cores), 78% at 8000. Width 32 with cutout: 63% at 3000 steps in 10.6 min; the generic
+# defaults at 64 px 20-40% (G 5x faster than D: 48% without it and DiffAugment; 16384 images: no
+# gain). Width 16: 70 ms a step against width 32's 180. DiffAugment translation without cutout:
+# 69.5% and 70.8% at 4000 steps (seeds 0 and 1) against 65.0% and 66.2% with it.
 # Like INFOGAN_G_LR, g_lr applies only when --lr is not given.
 SHAPES_DCGAN_DEFAULTS = {"image_size": 32, "loss": "bce", "batch_size": 32, "ema": 0.999, "g_lr": 1e-3,
-                         "diffaug": "translation,cutout", "width": 16}
+                         "diffaug": "translation", "width": 16}
 # InfoGAN's G learns 5x faster than D, as in the paper's MNIST setting (G 1e-3, D 2e-4): at
 # 2e-4 for both, D won (logits +-2.4), G collapsed to a few blobby strokes and the 10-way
 # code agreed with the digits 25-28% of the time (#18). Applies when neither --lr nor --g-lr is given.
@@ -222,7 +223,7 @@ class GANConfig(Config):
                                     group="data", positive=True)
     diffaug: str | None = option(None, "DiffAugment policies applied to real and fake images, e.g. "
                                      "color,translation,cutout (bare flag: all three; none: off; default off, "
-                                     "dcgan on shapes translation,cutout)",
+                                     "dcgan on shapes translation)",
                           flags=("--diffaug", "--use_diffaug"), group="data", nargs="?",
                           const="color,translation,cutout")
     # run

@@ -62,26 +62,26 @@ def test_the_judge_is_calibrated(judge):
 
 def test_dcgan_learns_clean_shapes(judge, tmp_path):
     """The README's first run, shortened: the DCGAN with the shapes defaults (32x32, BCE,
-    batch 32, width 16, G at 1e-3 and D at 2e-4, DiffAugment translation,cutout, --ema 0.999)
-    for 1600 of its 4000 steps.
+    batch 32, width 16, G at 1e-3 and D at 2e-4, DiffAugment translation, --ema 0.999) for
+    1000 of its 4000 steps.
 
-    Measured: clean rate 0.00 -> 0.164, mean clean probability 0.001 -> 0.172 (256 samples).
-    The full run's 64-image grid at these steps: 0.00 at 600, 0.08 at 1000, 0.11 at 1200, 0.19
-    at 1600, 0.31 at 2000, 0.62 at 4000. The bar (0.05) sits under the grid's 1200-step value,
-    50 times over the untrained generator's mean. At width 16 the generic rates (G at 2e-4, no
-    DiffAugment) collapse at first: 600 steps gave 0.004, every sample a blue circle.
-    About 2 minutes alone on 2 cores.
+    Measured: clean rate 0.00 -> 0.336, mean clean probability 0.001 -> 0.333 (256 samples),
+    73 s of training alone on 2 cores. The full run's 64-image grid: 0.33 at 1000 steps, 0.38
+    at 2000, 0.67 at 4000 (with cutout added, the default before: 0.08 at 1000; 1600 steps of it
+    gave 0.164 here). The bar (0.1) is a third of what was measured, 100 times the untrained
+    generator's mean. At width 16 the generic rates (G at 2e-4, no DiffAugment) collapse at
+    first: 600 steps gave 0.004, every sample a blue circle.
     Broken on purpose (G's optimizer step removed, its step counter and EMA still updated):
     clean rate 0.00 -> 0.00, mean 0.001 -> 1e-9; the test failed.
     """
-    options = {"steps": 1600}
+    options = {"steps": 1000}
     before = judge.score(untrained_samples(options))
     gan = trained(tmp_path, options)
     after = judge.score(gan.sample(256, seed=1))
     print("dcgan clean rate", before["clean_rate"], "->", after["clean_rate"], "mean", before["clean_mean"], "->",
           after["clean_mean"], after)
     assert before["clean_rate"] < 0.05
-    assert after["clean_rate"] > 0.05 and after["clean_mean"] > 0.05
+    assert after["clean_rate"] > 0.1 and after["clean_mean"] > 0.1
 
 
 def test_cyclegan_turns_red_shapes_blue_and_keeps_the_shape(judge, tmp_path):
