@@ -59,11 +59,10 @@ GAN_MODEL_DEFAULTS = {
     "began": {"lr": 1e-4, "latent": "uniform", "noise_dim": 64, "init": "xavier"},
 }
 # The DCGAN on the built-in shapes (the README's first run), the best of the settings measured
-# in #13 by the shapes judge's clean-shape rate on 1000 samples: 69.5% at 4000 steps (5.0 min on
-# 2 cores), 78% at 8000. Width 32 with cutout: 63% at 3000 steps in 10.6 min; the generic
-# defaults at 64 px 20-40% (G 5x faster than D: 48% without it and DiffAugment; 16384 images: no
-# gain). Width 16: 70 ms a step against width 32's 180. DiffAugment translation without cutout:
-# 69.5% and 70.8% at 4000 steps (seeds 0 and 1) against 65.0% and 66.2% with it.
+# in #13 by the shapes judge's clean-shape rate on 1000 samples: 69.5% and 70.8% at 4000 steps
+# (seeds 0 and 1; 5.0 min on 2 cores), 78% at 8000. With cutout added: 65.0% and 66.2%. Width 32
+# (180 ms a step against 70): 63% at 3000 steps in 10.6 min; the generic defaults at 64 px
+# 20-40% (G 5x faster than D: 48% without it and DiffAugment; 16384 images: no gain).
 # Like INFOGAN_G_LR, g_lr applies only when --lr is not given.
 SHAPES_DCGAN_DEFAULTS = {"image_size": 32, "loss": "bce", "batch_size": 32, "ema": 0.999, "g_lr": 1e-3,
                          "diffaug": "translation", "width": 16}
