@@ -281,9 +281,10 @@ def test_default_cdcgan_follows_the_small_dot(tmp_path):
     0.998-1.0, chance 0.25), width 16: dot 0.886-0.930 (0.89-0.93 of the judge's), colour
     0.97-0.98, shape 0.66-0.69 (two runs); at 2400 steps, the length before CI's time asked for
     less, 0.889-0.895 (1800 steps: 0.82). On 2 idle cores at different hours the whole test took
-    222 s at 2400 steps, 198 s and 270 s at 1900: the machine's speed varies that much. Broken on purpose, width 16: concat + concat
-    (g_conditioning=d_conditioning="concat") dot 0.449 at 1900 steps (0.45 of the judge's; 0.415
-    at 2400), which fails. The bar, 0.75 of the judge's, sits between the two.
+    222 s at 2400 steps, 198 s and 270 s at 1900: the machine's speed varies that much.
+    Broken on purpose, width 16: concat + concat (g_conditioning=d_conditioning="concat") dot
+    0.449 at 1900 steps (0.45 of the judge's; 0.415 at 2400), which fails. The bar, 0.75 of the
+    judge's, sits between the two.
     At the default width 32 (5.7 min alone): dot 0.955 (0.962 of the judge's), shape 0.83, colour
     0.98; 0.93 at 2100 steps and 0.89 at 3000 (it wanders by a few points); concat + concat 0.482;
     mismatched negatives off 0.285 at 2100 steps.
