@@ -253,49 +253,48 @@ def test_export_and_generate_by_label_name(tmp_path, model, g_method, d_method):
 
 # -- learning: the small attribute ---------------------------------------------------------
 QUIET = {"verbose": 0, "no_export": True, "sample_every": 100_000, "checkpoint_every": 100_000}
-LEARNING_STEPS = 1900
+LEARNING_STEPS = 2200
+LEARNING_BATCH = 16
 
 
-def dot_run_accuracy(tmp_path, steps=LEARNING_STEPS, **methods):
+def dot_run_accuracy(tmp_path, dot_judge, steps=LEARNING_STEPS, batch_size=LEARNING_BATCH, **methods):
     """(label accuracy {attr}, judge's held-back real accuracy {attr}) of cdcgan trained on
-    shapes-dot at 32x32 (batch 32, G's moving average sampled), 1024 samples."""
-    from kerasgan.data.sources import load_image_set
-    from kerasgan.metrics.label_accuracy import fit_label_judge, label_accuracy, labelled_sampler
+    shapes-dot at 32x32 (G's moving average sampled), 1024 samples; dot_judge is conftest's
+    (judge, data) of shapes-dot."""
+    from kerasgan.metrics.label_accuracy import label_accuracy, labelled_sampler
 
-    data = load_image_set("shapes-dot", None, 32, 0, 2048)
-    judge = fit_label_judge(data.images, data.labels, data.label_names)
-    gan = GAN(model="cdcgan", dataset="shapes-dot", image_size=32, ema=0.999, batch_size=32, steps=steps,
+    judge, data = dot_judge
+    gan = GAN(model="cdcgan", dataset="shapes-dot", image_size=32, ema=0.999, batch_size=batch_size, steps=steps,
               runs_dir=str(tmp_path / "runs"), **QUIET, **methods)
     gan.fit()
     return label_accuracy(labelled_sampler(gan.generator, data.label_names), judge, 1024, seed=1), judge.real_accuracy
 
 
-def test_default_cdcgan_follows_the_small_dot(tmp_path):
+def test_default_cdcgan_follows_the_small_dot(tmp_path, shapes_dot_judge):
     """The default conditioning (G concat, D projection, mismatch on) draws the dot (2 px radius
     at 32x32, at the shape's centre) in its label's colour, where the concat + concat
-    conditioning of before #17 gets it right less than half the time. The test trains at width 16
-    (a quarter of the default width's work) so CI has time for it; #17's bar (90% of the judge's
-    accuracy on real images) is measured at the default width and recorded in the README.
+    conditioning of before #17 gets it right about a third of the time. The test trains at
+    width 16 and batch 16 (an eighth of the default width's and batch's work per step) so CI has
+    time for it; #17's bar (90% of the judge's accuracy on real images) is measured at the
+    default width and recorded in the README.
 
-    Measured (1900 steps of batch 32, 1024 samples; the judge on held-back real images: dot
-    0.998-1.0, chance 0.25), width 16: dot 0.886-0.930 (0.89-0.93 of the judge's), colour
-    0.97-0.98, shape 0.66-0.69 (two runs); at 2400 steps, the length before CI's time asked for
-    less, 0.889-0.895 (1800 steps: 0.82). On 2 idle cores at different hours the whole test took
-    222 s at 2400 steps, 198 s and 270 s at 1900: the machine's speed varies that much.
-    Broken on purpose, width 16: concat + concat (g_conditioning=d_conditioning="concat") dot
-    0.449 at 1900 steps (0.45 of the judge's; 0.415 at 2400), which fails. The bar, 0.75 of the
-    judge's, sits between the two.
-    At the default width 32 (5.7 min alone): dot 0.955 (0.962 of the judge's), shape 0.83, colour
-    0.98; 0.93 at 2100 steps and 0.89 at 3000 (it wanders by a few points); concat + concat 0.482;
-    mismatched negatives off 0.285 at 2100 steps.
+    Measured (1024 samples; the judge on held-back real images: dot 0.998-1.0, chance 0.25),
+    width 16, batch 16: dot 0.773 at 2200 steps (130 s alone), 0.705 at 1900; colour 0.99,
+    shape 0.51. Broken on purpose, concat + concat (g_conditioning=d_conditioning="concat"):
+    0.350 at 1900 steps, which fails. The bar, 0.55 of the judge's, sits midway.
+    Batch 32, the length before CI's time asked for less (200-270 s): dot 0.886-0.930 at 1900
+    steps, 0.889-0.895 at 2400; concat + concat 0.449 at 1900, 0.415 at 2400.
+    At the default width 32 and batch 32 (5.7 min alone): dot 0.955 (0.962 of the judge's),
+    shape 0.83, colour 0.98; 0.93 at 2100 steps and 0.89 at 3000 (it wanders by a few points);
+    concat + concat 0.482; mismatched negatives off 0.285 at 2100 steps.
 
     It is also #13's "conditional DCGAN follows its labels" check (the colour assertion), which
     had its own 600-step cdcgan test on shapes (colour 0.97; labels shuffled: 0.21, failed)
     until CI's time asked for one cdcgan training, not two.
     """
-    generated, real = dot_run_accuracy(tmp_path, width=16)
+    generated, real = dot_run_accuracy(tmp_path, shapes_dot_judge, width=16)
     print("default cdcgan (width 16) on shapes-dot", generated, "judge on real", real)
-    assert generated["dot"] >= 0.75 * real["dot"]
+    assert generated["dot"] >= 0.55 * real["dot"]
     assert generated["color"] >= 0.9 * real["color"]
 
 

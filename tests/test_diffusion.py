@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import ROOT, early_script
 from kerasgan.config import DiffusionConfig
 from kerasgan.errors import UserError
 from kerasgan.trainers import diffusion as dm
 
+# One device against two replicas and bfloat16, in its own process (started early: see conftest).
+PARITY = early_script(__file__, ROOT / "tests" / "scripts" / "diffusion_parity.py")
 TINY = {"image_size": 16, "width": 8, "num_images": 32, "batch_size": 8, "sample_steps": 3, "timesteps": 100,
         "sample_every": 1000, "checkpoint_every": 1000, "verbose": 0}
 
@@ -258,13 +261,8 @@ def test_two_replicas_and_bfloat16_train_as_one_device():
     the noise cut from one global draw, the loss reduced by the global batch); mixed_bfloat16
     trains (the time embedding and the output stay float32)."""
     import json
-    import subprocess
-    import sys
 
-    from conftest import ROOT, script_env
-
-    result = subprocess.run([sys.executable, str(ROOT / "tests" / "scripts" / "diffusion_parity.py")],
-                            capture_output=True, text=True, timeout=600, env=script_env())
+    result = PARITY.result(timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["moved"] > 1e-4 and report["weights"] < 1e-6 and report["logs"] < 1e-6, report

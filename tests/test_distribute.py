@@ -3,21 +3,18 @@ the same global batch: weights after two steps (batch norm statistics, k_t, the 
 and the RNG state included) and logged metrics, to float32 round-off."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, script_env
+from conftest import ROOT, early_script
 
-SCRIPT = ROOT / "tests" / "scripts" / "distributed_parity.py"
 CASES = ["gan_bn", "wgan_gp_n_critic", "began", "cycle", "dcgan_fused_bn"]
+PARITY = early_script(__file__, ROOT / "tests" / "scripts" / "distributed_parity.py", *CASES)
 
 
 @pytest.fixture(scope="module")
 def report():
-    result = subprocess.run([sys.executable, str(SCRIPT), *CASES], capture_output=True, text=True, timeout=900,
-                            env=script_env())
+    result = PARITY.result(timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

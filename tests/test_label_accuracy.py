@@ -12,10 +12,9 @@ from kerasgan.errors import UserError
 from kerasgan.metrics import label_accuracy as la
 
 
-@pytest.fixture(scope="module")
-def dot_judge():
-    data = load_image_set("shapes-dot", None, 32, 0, 2048)
-    return la.fit_label_judge(data.images, data.labels, data.label_names), data
+@pytest.fixture
+def dot_judge(shapes_dot_judge):
+    return shapes_dot_judge
 
 
 def test_judge_reads_real_images_as_its_calibration_and_noise_at_chance(dot_judge):
