@@ -1,7 +1,8 @@
 """A small MNIST digit classifier, trained from ../shared/data/mnist5k, to judge generated digits.
 
-`digit_classifier(folder)` trains it (about 20-60 s on 2 busy CPU cores) on 90% of the 5,000
-real digits (450 per class) and measures it on the held-back 10% (50 per class). Calibration
+`digit_classifier(folder)` is trained (about 20-60 s on 2 busy CPU cores; its weights are
+shipped beside this file) on 90% of the 5,000 real digits (450 per class) and measured on the
+held-back 10% (50 per class). Calibration
 on the held-back real digits (seed 0): 97-98% accuracy, 95-97% of them classified with
 confidence >= 0.9 (the figure `CONFIDENT` uses), so "the classifier is confident" on a
 generated digit means it looks about as clearly like one digit as a real one does.
@@ -15,7 +16,8 @@ The scores used by the learning tests and the README measurements:
   each code value is mapped to its majority predicted digit; the fraction agreeing with that
   mapping, and how many distinct digits the 10 values map to.
 
-Run as a script to score a run's generator: python tests/digits.py RUN_DIR [RUN_DIR ...].
+Run as a script to score a run's generator: python tests/digits.py RUN_DIR [RUN_DIR ...]
+(`--retrain`: train the classifier again and rewrite its shipped weights).
 """
 
 import sys
@@ -26,6 +28,9 @@ import numpy as np
 SIZE = 32  # images are resized to this before classification
 CONFIDENT = 0.9
 _CACHE = {}
+# The default classifier's weights (a 30-60 s training saved): `python tests/digits.py --retrain`
+# trains it again on ../shared/data/mnist5k and rewrites this file.
+SHIPPED_WEIGHTS = Path(__file__).with_name("digit_classifier.weights.h5")
 
 
 def load_digits(folder, size=SIZE):
@@ -52,26 +57,11 @@ def _prepare(images):
     return images.astype(np.float32)
 
 
-def digit_classifier(folder, seed=0, epochs=6):
-    """A trained keras classifier: float [N, 32, 32, 1] in [-1, 1] -> 10 softmax scores.
-
-    Has `.calibration` = {"accuracy", "confident"} measured on the held-back real digits.
-    Trained once per process and folder.
-    """
-    key = (str(folder), seed, epochs)
-    if key in _CACHE:
-        return _CACHE[key]
+def build_classifier():
     import keras
     from keras import layers
 
-    images, labels = load_digits(folder)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(images))
-    held = order[: len(order) // 10]
-    train = order[len(order) // 10:]
-    x = _prepare(images)
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
+    return keras.Sequential([
         keras.Input((SIZE, SIZE, 1)),
         layers.RandomTranslation(0.08, 0.08, fill_mode="constant", fill_value=-1.0),
         layers.Conv2D(32, 3, activation="relu", padding="same"), layers.MaxPooling2D(),
@@ -80,8 +70,33 @@ def digit_classifier(folder, seed=0, epochs=6):
         layers.Flatten(), layers.Dropout(0.3), layers.Dense(128, activation="relu"),
         layers.Dense(10, activation="softmax"),
     ])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    model.fit(x[train], labels[train], batch_size=64, epochs=epochs, verbose=0)
+
+
+def digit_classifier(folder, seed=0, epochs=6, retrain=False):
+    """A trained keras classifier: float [N, 32, 32, 1] in [-1, 1] -> 10 softmax scores.
+
+    The default (seed 0, 6 epochs) loads SHIPPED_WEIGHTS unless `retrain`; other settings
+    train here. Has `.calibration` = {"accuracy", "confident"}, measured here on the
+    held-back real digits. Once per process and folder.
+    """
+    key = (str(folder), seed, epochs, retrain)
+    if key in _CACHE:
+        return _CACHE[key]
+    import keras
+
+    images, labels = load_digits(folder)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(images))
+    held = order[: len(order) // 10]
+    train = order[len(order) // 10:]
+    x = _prepare(images)
+    keras.utils.set_random_seed(seed)
+    model = build_classifier()
+    if (seed, epochs) == (0, 6) and not retrain and SHIPPED_WEIGHTS.exists():
+        model.load_weights(str(SHIPPED_WEIGHTS))
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        model.fit(x[train], labels[train], batch_size=64, epochs=epochs, verbose=0)
     scores = model.predict(x[held], verbose=0)
     model.calibration = {"accuracy": float(np.mean(scores.argmax(1) == labels[held])),
                          "confident": float(np.mean(scores.max(1) >= CONFIDENT))}
@@ -145,18 +160,14 @@ if __name__ == "__main__":
     import kerasgan  # noqa: F401
     from kerasgan.recipes import load_run
 
-    import os
-
-    import keras
-
-    saved = os.environ.get("DIGIT_CLASSIFIER")  # a .keras file: trained once, reused by later calls
-    if saved and Path(saved).exists():
-        classifier = keras.saving.load_model(saved)
-    else:
-        classifier = digit_classifier(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist5k")
-        print("classifier calibration on held-back real digits:", classifier.calibration, flush=True)
-        if saved:
-            classifier.save(saved)
-    for run_dir in sys.argv[1:]:
+    mnist = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist5k"
+    retrain = "--retrain" in sys.argv[1:]
+    classifier = digit_classifier(mnist, retrain=retrain)
+    print("classifier calibration on held-back real digits:", classifier.calibration, flush=True)
+    if retrain:
+        plain = build_classifier()  # the weights alone, not the optimizer's state
+        plain.set_weights(classifier.get_weights())
+        plain.save_weights(str(SHIPPED_WEIGHTS))
+    for run_dir in (a for a in sys.argv[1:] if a != "--retrain"):
         recipe = load_run(run_dir, quiet=True)
         print(run_dir, score_generator(classifier, recipe.generator, latent=recipe.config.latent), flush=True)

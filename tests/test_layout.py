@@ -180,7 +180,7 @@ def test_the_wheel_holds_the_package_and_its_command(tmp_path):
     (wheel,) = wheels.glob("kerasgan-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     expected = {"kerasgan/__init__.py", "kerasgan/commands/main.py", "kerasgan/recipes/gan.py",
-                "kerasgan/config.py", "kerasgan/nets/winograd.py"}
+                "kerasgan/config.py", "kerasgan/nets/winograd.py", "kerasgan/data/shapes_judge.weights.h5"}
     assert expected <= set(names)
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "train_"))]
     entry_points = zipfile.ZipFile(wheel).read(
