@@ -76,21 +76,22 @@ def run_infogan(tmp_path, mnist, **options):
     return train(tmp_path, str(mnist), model="infogan", steps=INFOGAN_STEPS, seed=0, **options)
 
 
-INFOGAN_STEPS = 1500
+INFOGAN_STEPS = 1000
 
 
 def test_infogan_categorical_code_finds_the_digits(tmp_path, mnist, classifier):
-    """1500 steps of batch 16 at 32 px with the defaults (1 channel, uniform noise, G lr 1e-3 /
-    D lr 2e-4): mapping each code value to its majority digit, 0.650 of 500 samples agree and the
-    10 values map to 8 distinct digits (156 s of training on 2 idle cores); at 2000 steps 0.656
-    and 8 (227 s for the whole test, over its 3-minute share of CI), at 3000 steps 0.756 and 8.
+    """1000 steps of batch 16 at 32 px with the defaults (1 channel, uniform noise, G lr 1e-3 /
+    D lr 2e-4): mapping each code value to its majority digit, 0.644 of 500 samples agree and the
+    10 values map to 7 distinct digits (120 s of training on 2 idle cores); at 1500 steps 0.650
+    and 8, at 2000 0.656 and 8, at 3000 0.756 and 8 (longer than CI's time allows).
     Before (N(0, 1) noise, G and D at 2e-4): 0.25 at 3000 steps, collapsed onto a few blobby
     strokes; with G at 1e-3 but N(0, 1) noise 0.32 (clear digits, the code choosing the stroke,
     the noise the digit).
 
     Broken on purpose (Q's loss weight 0, `info_weight=0.0`, so nothing ties the code to the
-    images): 0.214 and 7 distinct digits at 1500 steps (0.21 and 6 at 2000, 0.200 and 5 at
-    3000), which fails this test: the bar, 0.45, sits midway between the broken and the working
-    run."""
+    images): 0.216 and 4 distinct digits at 1000 steps (0.214 and 7 at 1500, 0.21 and 6 at 2000,
+    0.200 and 5 at 3000), which fails this test: the bar, 0.45, sits midway between the broken
+    and the working run. The distinct-digit count alone does not separate them (the broken run
+    reached 7 at 1500 steps); its bar, 5, only asks that the code spread over most digits."""
     agree, distinct = infogan_score(run_infogan(tmp_path, mnist), classifier)
-    assert agree >= 0.45 and distinct >= 6
+    assert agree >= 0.45 and distinct >= 5
