@@ -22,7 +22,8 @@ def mnist():
 
 @pytest.fixture(scope="session")
 def classifier(mnist):
-    """97.4% accurate on 500 held-back real digits, 92% of them classified with confidence >= 0.9."""
+    """The shipped weights: 98.0% accurate on 500 held-back real digits, 90.6% of them classified
+    with confidence >= 0.9."""
     model = digit_classifier(mnist)
     assert model.calibration["accuracy"] >= 0.95
     return model

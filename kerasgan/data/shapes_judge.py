@@ -240,7 +240,6 @@ class ShapesJudge:
             "clean_noise": self.score(rng.integers(0, 256, images.shape, dtype=np.uint8))["clean_rate"],
         }
 
-
     def load(self, path):
         self.model = build_classifier(self.image_size)
         self.model.load_weights(str(path))
