@@ -104,6 +104,8 @@ def early_script(test_file, script, *args):
 
 
 def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
     selected = {Path(item.path).resolve() for item in session.items}
     for early in EARLY_SCRIPTS:
         if early.test_file in selected:
