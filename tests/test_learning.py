@@ -56,7 +56,7 @@ def test_the_judge_is_calibrated(judge):
     assert cal["clean_blur_1.5"] < 0.1 and cal["clean_checker_24"] < 0.1 and cal["clean_noise"] < 0.05
 
 
-def test_the_judge_trains_here_as_its_shipped_weights_were_trained(judge, tmp_path):
+def test_the_judge_trains_here_as_its_shipped_weights_were_trained(tmp_path):
     """ShapesJudge.fit, the code that made the shipped weights (`python -m
     kerasgan.data.shapes_judge --save ...`), shortened to 1000 + 1000 images and 4 epochs (15 s):
     on 300 held-out images it has learnt colour and the clean verdict on real images and noise,
