@@ -12,16 +12,11 @@ from kerasgan.errors import UserError
 from kerasgan.metrics import label_accuracy as la
 
 
-@pytest.fixture
-def dot_judge(shapes_dot_judge):
-    return shapes_dot_judge
-
-
-def test_judge_reads_real_images_as_its_calibration_and_noise_at_chance(dot_judge):
+def test_judge_reads_real_images_as_its_calibration_and_noise_at_chance(shapes_dot_judge):
     """Measured (seed 0, 2048 images at 32x32, 500 steps, ~15-30 s): held-back real accuracy
     shape 0.907, colour 0.993, dot 0.993; fresh real images (another seed) 0.932 / 0.992 /
     0.986; uniform noise 0.35 / 0.27 / 0.22 (chance 0.33 / 0.25 / 0.25)."""
-    judge, data = dot_judge
+    judge, data = shapes_dot_judge
     assert judge.real_accuracy["color"] > 0.95 and judge.real_accuracy["dot"] > 0.95
     assert judge.real_accuracy["shape"] > 0.85
     fresh = load_image_set("shapes-dot", None, 32, 7, 512)
@@ -37,7 +32,7 @@ def test_judge_reads_real_images_as_its_calibration_and_noise_at_chance(dot_judg
         assert abs(accuracy - judge.chance[attribute]) < 0.12, (attribute, accuracy)
 
 
-def test_judge_reads_soft_images_as_well_as_crisp_ones(dot_judge):
+def test_judge_reads_soft_images_as_well_as_crisp_ones(shapes_dot_judge):
     """Generated images are softer than real ones; the judge trains on blurred and noisy copies
     too, so it reads the small dot on blurred real images (sigma 1.2, not among the training
     copies' sigmas) as on crisp ones. Measured: dot 0.975 blurred vs 0.986 crisp (colour 0.988
@@ -45,7 +40,7 @@ def test_judge_reads_soft_images_as_well_as_crisp_ones(dot_judge):
     images twice): dot 0.848 blurred vs 0.996 crisp, which fails."""
     from kerasgan.images import blur
 
-    judge, _ = dot_judge
+    judge, _ = shapes_dot_judge
     fresh = load_image_set("shapes-dot", None, 32, 7, 512)
     crisp = judge.accuracy(fresh.images, fresh.labels)
     soft = judge.accuracy(np.round(blur(fresh.images.astype(np.float32), 1.2)).astype(np.uint8), fresh.labels)
@@ -66,10 +61,10 @@ def test_imperfect_copies_keep_the_images_and_add_soft_or_noisy_ones():
     assert 0 < lower.sum() < 60
 
 
-def test_label_accuracy_of_samplers_that_follow_or_ignore_labels(dot_judge):
+def test_label_accuracy_of_samplers_that_follow_or_ignore_labels(shapes_dot_judge):
     """A 'generator' returning real images with their labels scores the judge's accuracy; one
     that draws its labels independently of its images scores chance."""
-    judge, _ = dot_judge
+    judge, _ = shapes_dot_judge
     fresh = load_image_set("shapes-dot", None, 32, 11, 512)
 
     def follows(count, seed):
