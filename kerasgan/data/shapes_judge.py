@@ -28,13 +28,12 @@ held-out real images and degraded copies of them, none seen in training; see `ca
     clean rate, checkered +-24        0.000
     clean rate, uniform noise         0.000
 
-This doc listed 0.990, 0.9995, 0.997, 0.023, 0, 0 before, measured on an earlier version of
-the judge; the training these weights come from is the one the README's shapes figures were
-measured with (re-scored with the shipped file: the same numbers to three decimals). The
-earlier version's clean rate of 1000 held-out images under each training degradation: blur
-0.12 (the mildest, sigma 1, pass sometimes), blob 0.01, noise 0.03, checker 0.03, tint 0.15,
-overlay 0.15 (alpha near 0.3 barely shows), no shape 0.00. Training takes about 45 s on 2 busy
-CPU cores (4000 clean + 4000 degraded images, 12 epochs).
+The README's shapes figures were measured with these weights (re-scored with the shipped
+file: the same numbers to three decimals). An earlier version of the judge scored 0.990,
+0.9995, 0.997, 0.023, 0, 0 on the same list, and on 1000 held-out images under each training
+degradation: blur 0.12 (the mildest, sigma 1, pass sometimes), blob 0.01, noise 0.03, checker
+0.03, tint 0.15, overlay 0.15 (alpha near 0.3 barely shows), no shape 0.00. Training takes
+about 45 s on 2 busy CPU cores (4000 clean + 4000 degraded images, 12 epochs).
 
 Images of other sizes are resized (area averaging) to the judge's size before judging, which
 averages away some of the finest artifacts of larger images: the clean verdict is calibrated
