@@ -38,30 +38,41 @@ def _conv_same(filters, kernel, reflect, init, spectral_norm=False, strides=1, u
 
 
 def build_generator(image_size=64, noise_dim=100, width=32, upsample="upsample", norm="batch",
-                    activation="relu", init="normal", two_convs=None, name="generator", channels=3):
+                    activation="relu", init="normal", two_convs=None, name="generator", channels=3,
+                    full_res_convs=0):
     """noise [B, noise_dim] -> image [B, image_size, image_size, channels] in [-1, 1].
 
     `width` sets the channel count (width*8 at 4x4; the course uses 32, PyTorch's DCGAN
     example 64). `two_convs` (default: at 256) adds a second conv per block with reflection
-    padding.
+    padding. `full_res_convs`: see generator_body.
     """
     noise = keras.Input((noise_dim,), name="noise")
-    image = generator_body(noise, image_size, width, upsample, norm, activation, init, two_convs, channels)
+    image = generator_body(noise, image_size, width, upsample, norm, activation, init, two_convs, channels,
+                           full_res_convs=full_res_convs)
     return keras.Model(noise, image, name=name)
 
 
 def generator_body(x, image_size=64, width=32, upsample="upsample", norm="batch", activation="relu",
-                   init="normal", two_convs=None, channels=3, normalize=None):
+                   init="normal", two_convs=None, channels=3, normalize=None, full_res_convs=0):
     """The generator's layers on a tensor: [B, features] -> image [B, S, S, channels] in [-1, 1].
 
     `normalize(x)`, when given, replaces every `norm` layer (a conditional batch norm reads
     labels there, see nets/conditional.py); `norm` then only says whether a norm follows
     each conv (so the conv before it needs no bias).
+
+    `full_res_convs` (N): 0 is DCGAN, whose last upsampling conv draws the image, so each
+    output pixel is a linear function of the half-size features and edges come out soft. With
+    N >= 1 that conv outputs features instead (norm, activation), N - 1 more 3x3 convs with
+    norm and activation follow at full resolution, and a 3x3 conv draws the image from them.
+    On `shapes` at 4000 steps the judge's clean rate went from about 70% (N = 0) to 79-80%
+    (N = 1) and 79-86% (N = 2, two seeds) (#13). Not with `two_convs`, whose blocks already end this way.
     """
     if upsample not in UPSAMPLING:
         raise ValueError(f"unknown upsampling {upsample!r}; choose one of {UPSAMPLING}")
     blocks = num_blocks(image_size)
     two_convs = image_size >= 256 if two_convs is None else two_convs
+    if full_res_convs and two_convs:
+        raise ValueError("full_res_convs is for one-conv blocks; with two_convs every block ends in features")
     if normalize is None:
         normalize = lambda t: apply(t, norm_layer(norm))  # noqa: E731
     x = layers.Dense(4 * 4 * _channels(width, 0), use_bias=False,
@@ -72,17 +83,24 @@ def generator_body(x, image_size=64, width=32, upsample="upsample", norm="batch"
     normed = norm != "none"
     for level in range(1, blocks + 1):
         last = level == blocks
-        filters = channels if last and not two_convs else _channels(width, level)
-        bias = last and not two_convs or not normed
+        draws_image = last and not two_convs and not full_res_convs  # this block's conv outputs the image
+        filters = channels if draws_image else _channels(width, level)
+        bias = draws_image or not normed
         if upsample == "transpose":
             x = layers.Conv2DTranspose(filters, 4, 2, "same", use_bias=bias,
                                        kernel_initializer=kernel_initializer(init))(x)
         else:
             x = layers.UpSampling2D(2)(x)
             x = apply(x, *_conv_same(filters, 3, two_convs, init, use_bias=bias))
-        if last and not two_convs:
+        if draws_image:
             break
         x = apply(normalize(x), activation_layer(activation))
+        if last and not two_convs:  # full_res_convs >= 1
+            for _ in range(full_res_convs - 1):
+                x = apply(x, *_conv_same(filters, 3, False, init, use_bias=not normed))
+                x = apply(normalize(x), activation_layer(activation))
+            x = apply(x, *_conv_same(channels, 3, False, init, use_bias=True))
+            break
         if two_convs:
             x = apply(x, *_conv_same(channels if last else filters, 3, True, init, use_bias=last or not normed))
             if not last:

@@ -115,7 +115,8 @@ def build_networks(config, label_names=None):
         return (began.build_began_generator(size, config.noise_dim, width, g_act or "elu", init, **c),
                 began.build_began_discriminator(size, config.began_hidden, width, config.activation or "elu", init,
                                                 minibatch_std=config.minibatch_std, **c))
-    return (dcgan.build_generator(size, config.noise_dim, width, config.g_upsample, config.norm, g_act or "relu", init, **c),
+    return (dcgan.build_generator(size, config.noise_dim, width, config.g_upsample, config.norm, g_act or "relu", init,
+                                  full_res_convs=config.g_full_res_convs, **c),
             dcgan.build_discriminator(size, width, config.d_norm, config.spectral_norm, init, activation=d_act,
                                       minibatch_std=config.minibatch_std, **c))
 
