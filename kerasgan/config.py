@@ -62,15 +62,18 @@ GAN_MODEL_DEFAULTS = {
 }
 # The DCGAN on the built-in shapes (the README's first run), the best of the settings measured
 # in #13 by the shapes judge's clean-shape rate on 1000 samples: 69.5% and 70.8% at 4000 steps
-# (seeds 0 and 1; 5.0 min on 2 cores), 78% at 8000. With cutout added: 65.0% and 66.2%. Width 32
-# (180 ms a step against 70): 63% at 3000 steps in 10.6 min; the generic defaults at 64 px
-# 20-40% (G 5x faster than D: 48% without it and DiffAugment; 16384 images: no gain).
+# (seeds 0 and 1; 5.0 min on an AVX2 2-core CPU), 78% at 8000. With cutout added: 65.0% and 66.2%.
+# Width 32 (180 ms a step against 70): 63% at 3000 steps in 10.6 min; the generic defaults at 64
+# px 20-40% (G 5x faster than D: 48% without it and DiffAugment; 16384 images: no gain).
 # Convs at full resolution after G's last upsampling conv (--g-full-res-convs; 0 is DCGAN's G)
 # then lifted it at 4000 steps: 1, 78.9% and 80.5% (seeds 0 and 1; 5.5 min); 2, 86.3% and 79.4%
 # (5.9 min); 3, 85.3% (seed 0). Every other change measured stayed within 5 points of 70%.
+# With them DiffAugment translation stopped helping: at 8000 steps 85.9% and 86.3% with it, 87.7%
+# and 88.5% without (circles 39-41% of the shapes with it, 32-34% without); 12000 steps without
+# it: 90.4% and SEED1 (an AVX-512 2-core CPU; the README has the times).
 # Like INFOGAN_G_LR, g_lr applies only when --lr is not given.
 SHAPES_DCGAN_DEFAULTS = {"image_size": 32, "loss": "bce", "batch_size": 32, "ema": 0.999, "g_lr": 1e-3,
-                         "diffaug": "translation", "width": 16, "g_full_res_convs": 2}
+                         "diffaug": "", "width": 16, "g_full_res_convs": 2}
 # InfoGAN's G learns 5x faster than D, as in the paper's MNIST setting (G 1e-3, D 2e-4): at
 # 2e-4 for both, D won (logits +-2.4), G collapsed to a few blobby strokes and the 10-way
 # code agreed with the digits 25-28% of the time (#18). Applies when neither --lr nor --g-lr is given.
@@ -226,8 +229,7 @@ class GANConfig(Config):
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
     diffaug: str | None = option(None, "DiffAugment policies applied to real and fake images, e.g. "
-                                     "color,translation,cutout (bare flag: all three; none: off; default off, "
-                                     "dcgan on shapes translation)",
+                                     "color,translation,cutout (bare flag: all three; none: off; default off)",
                           flags=("--diffaug", "--use_diffaug"), group="data", nargs="?",
                           const="color,translation,cutout")
     # run

@@ -80,16 +80,16 @@ def test_the_dcgan_on_shapes_takes_its_measured_defaults_and_other_data_the_gene
         return (config.image_size, config.loss, config.batch_size, config.ema, config.lr, config.g_lr,
                 config.diffaug_policy, config.width)
 
-    shapes = (32, "bce", 32, 0.999, 2e-4, 1e-3, ("translation",), 16)
+    shapes = (32, "bce", 32, 0.999, 2e-4, 1e-3, (), 16)
     generic = (64, "lsgan", 16, 0.0, 2e-4, None, (), 32)
     assert settings(flags()) == settings(flags("--dataset", "shapes")) == shapes
     assert settings(flags("--data-dir", "path/to/images")) == settings(flags("--dataset", "shapes-dot")) == generic
     assert settings(flags("--dataset", "mnist")) == generic
     assert flags("--model", "cdcgan").batch_size == 16  # only the DCGAN has a shapes setting
     # Flags given win; --lr sets both rates, as on every other dataset.
-    mine = flags("--lr", "1e-4", "--diffaug", "none", "--loss", "hinge", "--image-size", "64", "--ema", "0",
+    mine = flags("--lr", "1e-4", "--diffaug", "translation", "--loss", "hinge", "--image-size", "64", "--ema", "0",
                  "--width", "24")
-    assert settings(mine) == (64, "hinge", 32, 0.0, 1e-4, None, (), 24)
+    assert settings(mine) == (64, "hinge", 32, 0.0, 1e-4, None, ("translation",), 24)
     assert flags("--g-lr", "5e-4").g_lr == 5e-4
 
 
