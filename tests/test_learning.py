@@ -76,19 +76,17 @@ def test_the_judge_trains_here_as_its_shipped_weights_were_trained(tmp_path):
 
 def test_dcgan_learns_clean_shapes(judge, tmp_path):
     """The README's first run, shortened: the DCGAN with the shapes defaults (32x32, BCE,
-    batch 32, width 16, G at 1e-3 and D at 2e-4, DiffAugment translation, --ema 0.999, two
-    convs at full resolution) for 1500 of its 4000 steps.
+    batch 32, width 16, G at 1e-3 and D at 2e-4, no DiffAugment, --ema 0.999, two convs at full
+    resolution) for 1500 of its 12000 steps.
 
-    Measured: clean rate 0.00 -> 0.297, mean clean probability 0.001 -> 0.307 (256 samples),
-    98 s alone on 2 cores. The full run's 64-image grid: 0.09 at 1000 steps, 0.33 at 1400, 0.72
-    at 2000, 0.83 at 4000 (this test ran 1000 steps before the full-resolution convs; with one,
-    1000 steps gave 0.137 here, too close to the bar, and 1500 steps 0.301). The bar (0.1) is a
-    third of what was measured, 100 times the untrained generator's mean. At width 16 the
-    generic rates (G at 2e-4, no DiffAugment) collapse at first: 600 steps gave 0.004, every
-    sample a blue circle.
-    Broken on purpose (G's optimizer step removed, its step counter and EMA still updated; with
-    one full-resolution conv, 1500 steps): clean rate 0.00 -> 0.00, mean 0.001 -> 8e-7; the
-    test failed.
+    Measured: clean rate 0.00 -> 0.641, mean clean probability 0.001 -> 0.624 (256 samples),
+    45 s alone on a 2-core AVX-512 CPU. The full run's 64-image grid: 0.11 at 1000 steps, 0.44
+    at 1400, 0.73 at 2000, 0.92 at 12000. The bar (0.1) is a sixth of what was measured, 100
+    times the untrained generator's mean. (With DiffAugment translation, the default before,
+    1500 steps gave 0.297, 98 s on an AVX2 CPU.) At width 16 the generic rates (G at 2e-4, no
+    DiffAugment) collapse at first: 600 steps gave 0.004, every sample a blue circle.
+    Broken on purpose (G's optimizer step removed, its step counter and EMA still updated):
+    clean rate 0.00 -> 0.00, mean 0.001 -> 3e-7; the test failed.
     """
     options = {"steps": 1500}
     before = judge.score(untrained_samples(options))

@@ -1,6 +1,6 @@
 """`train_dcgan.py` / `kerasgan train`: train a model of the GAN family; `generate` from an export.
 
-    python train_dcgan.py                                   # DCGAN on the built-in shapes, 64x64
+    python train_dcgan.py                                   # DCGAN on the built-in shapes, 32x32
     python train_dcgan.py --data-dir path/to/images --data_preprocess deluxe --use_diffaug
     python train_dcgan.py --model cdcgan --steps 3000       # conditioned on shape and colour
     python train_dcgan.py generate --model exports/cdcgan_shapes_64 --labels shape=circle,color=red
