@@ -96,16 +96,15 @@ def generator_body(x, image_size=64, width=32, upsample="upsample", norm="batch"
         if draws_image:
             break
         x = apply(normalize(x), activation_layer(activation))
-        if last and not two_convs:  # full_res_convs >= 1
-            for _ in range(full_res_convs - 1):
-                x = apply(x, *_conv_same(filters, 3, False, init, use_bias=not normed))
-                x = apply(normalize(x), activation_layer(activation))
-            x = apply(x, *_conv_same(channels, 3, False, init, use_bias=True))
-            break
         if two_convs:
             x = apply(x, *_conv_same(channels if last else filters, 3, True, init, use_bias=last or not normed))
             if not last:
                 x = apply(normalize(x), activation_layer(activation))
+    if full_res_convs:  # the last block ended in full-resolution features: N - 1 more convs, then the image
+        for _ in range(full_res_convs - 1):
+            x = apply(x, *_conv_same(filters, 3, False, init, use_bias=not normed))
+            x = apply(normalize(x), activation_layer(activation))
+        x = apply(x, *_conv_same(channels, 3, False, init, use_bias=True))
     return layers.Activation("tanh", dtype="float32", name="image")(x)
 
 
