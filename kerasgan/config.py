@@ -68,9 +68,8 @@ GAN_MODEL_DEFAULTS = {
 # Convs at full resolution after G's last upsampling conv (--g-full-res-convs; 0 is DCGAN's G)
 # then lifted it at 4000 steps: 1, 78.9% and 80.5% (seeds 0 and 1; 5.5 min); 2, 86.3% and 79.4%
 # (5.9 min); 3, 85.3% (seed 0). Every other change measured stayed within 5 points of 70%.
-# With them DiffAugment translation stopped helping: at 8000 steps 85.9% and 86.3% with it, 87.7%
-# and 88.5% without (circles 39-41% of the shapes with it, 32-34% without); 12000 steps without
-# it: 90.4%, 89.2% and 88.5% (seeds 0-2; the README has the times).
+# With them DiffAugment translation stopped helping, so it is off (the 8000- and 12000-step
+# figures with and without it are in the README's first-run section).
 # Like INFOGAN_G_LR, g_lr applies only when --lr is not given.
 SHAPES_DCGAN_DEFAULTS = {"image_size": 32, "loss": "bce", "batch_size": 32, "ema": 0.999, "g_lr": 1e-3,
                          "diffaug": "", "width": 16, "g_full_res_convs": 2}
