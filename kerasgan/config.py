@@ -313,6 +313,9 @@ class GANConfig(Config):
     n_critic: int | None = option(None, "D updates per G update (default 1; 5 for wgan and wgan-gp)",
                                   flags=("--n-critic", "--d_train_iters"), group="model", positive=True)
     gp_weight: float = option(10.0, "WGAN-GP lambda", group="model")
+    gp_center: float = option(1.0, "the gradient norm WGAN-GP's penalty pulls D toward between real and fake "
+                                   "images: 1 (Gulrajani et al.) or 0 (zero-centred, Thanh-Tung et al. 2019)",
+                              group="model")
     clip_value: float = option(0.01, "WGAN weight clipping bound c", group="model")
     r1: float = option(0.0, "R1 penalty weight gamma: D's squared gradient on real images times gamma / 2 "
                             "(Mescheder et al. 2018; lsgan, bce, hinge; 0: off)", group="model")
@@ -393,7 +396,7 @@ class GANConfig(Config):
             value = getattr(self, name)
             if not 0.0 <= value < 1.0:
                 raise UserError(f"--label-smoothing must be in [0, 1), got {value}")
-        for name in ("gp_weight", "r1", "info_weight", "info_continuous_weight", "began_lambda_k"):
+        for name in ("gp_weight", "gp_center", "r1", "info_weight", "info_continuous_weight", "began_lambda_k"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")

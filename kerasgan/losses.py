@@ -72,14 +72,16 @@ def squared_input_gradient(critic, images):
     return ops.sum(ops.square(ops.reshape(grads, (ops.shape(grads)[0], -1))), axis=1)
 
 
-def gradient_penalty(critic, real, fake, alpha):
-    """WGAN-GP (Gulrajani et al.): (||grad D(x_hat)||_2 - 1)^2 per example.
+def gradient_penalty(critic, real, fake, alpha, center=1.0):
+    """WGAN-GP (Gulrajani et al.): (||grad D(x_hat)||_2 - center)^2 per example.
 
     x_hat = real + alpha * (fake - real), alpha [B, 1, 1, 1] in [0, 1]. `critic` maps images
-    to logits (call it with training=True from a train step).
+    to logits (call it with training=True from a train step). center 1 holds D near
+    1-Lipschitz; center 0 (Thanh-Tung et al. 2019) pulls D's slope toward 0 between the
+    real and fake images, which keeps D from growing sharp around the training images.
     """
     norms = ops.sqrt(squared_input_gradient(critic, real + alpha * (fake - real)) + 1e-12)
-    return ops.square(norms - 1.0)
+    return ops.square(norms - center)
 
 
 def r1_penalty(critic, real):

@@ -125,13 +125,14 @@ def linear_critic(size=SIZE, seed=0):
     return critic, float(np.linalg.norm(w))
 
 
-def test_gradient_penalty_on_a_linear_critic_equals_the_closed_form():
-    critic, norm = linear_critic()
+@pytest.mark.parametrize("center", [1.0, 0.0])
+def test_gradient_penalty_on_a_linear_critic_equals_the_closed_form(center):
+    critic, norm = linear_critic()  # |w| = 1.39: the two centres give 0.15 and 1.92
     rng = np.random.default_rng(1)
     real, fake = (tf.constant(rng.uniform(-1, 1, (4, SIZE, SIZE, 3)), tf.float32) for _ in range(2))
     alpha = tf.constant(rng.uniform(size=(4, 1, 1, 1)), tf.float32)
-    penalty = losses.gradient_penalty(critic, real, fake, alpha).numpy()
-    np.testing.assert_allclose(penalty, (norm - 1.0) ** 2, rtol=1e-5)
+    penalty = losses.gradient_penalty(critic, real, fake, alpha, center).numpy()
+    np.testing.assert_allclose(penalty, (norm - center) ** 2, rtol=1e-5)
 
 
 def test_gradient_penalty_matches_finite_differences_on_a_nonlinear_critic():
@@ -161,12 +162,21 @@ def test_gradient_penalty_matches_finite_differences_on_a_nonlinear_critic():
     np.testing.assert_allclose(penalty, expected, rtol=1e-4)
 
 
-def test_wgan_gp_trainer_applies_the_penalty_to_its_critic():
+@pytest.mark.parametrize("flags, center", [((), 1.0), (("--gp-center", "0"), 0.0)])
+def test_wgan_gp_trainer_applies_the_penalty_to_its_critic(flags, center):
     critic, norm = linear_critic()
-    trainer = GANTrainer(dcgan.build_generator(SIZE, 8, 4), critic, loss="wgan-gp", gp_weight=10.0, seed=0)
+    config = parse("--model", "wgan-gp", *flags)
+    trainer = GANTrainer(dcgan.build_generator(SIZE, 8, 4), critic, loss="wgan-gp", gp_weight=config.gp_weight,
+                         gp_center=config.gp_center, seed=0)
     trainer.compile(adam(), adam(), jit_compile=False)
     trainer.d_step(tf.constant(make_shapes(4, SIZE)[0] / 127.5 - 1.0, tf.float32))
-    assert float(trainer.trackers["gp"].result()) == pytest.approx((norm - 1.0) ** 2, rel=1e-5)
+    assert float(trainer.trackers["gp"].result()) == pytest.approx((norm - center) ** 2, rel=1e-5)
+
+
+def test_the_gradient_penalty_centre_is_a_slope_the_recipe_passes_on():
+    assert gan_recipe.build_trainer(parse("--model", "wgan-gp", "--gp-center", "0")).gp_center == 0.0
+    with pytest.raises(UserError, match="--gp-center must be 0 or more, got -1.0"):
+        parse("--model", "wgan-gp", "--gp-center", "-1")
 
 
 # -- WGAN weight clipping ------------------------------------------------------------------

@@ -39,7 +39,8 @@ def describe(config):
     if config.model == "began":
         return (f"model began: {optimizer}, gamma {config.began_gamma:g}, lambda_k {config.began_lambda_k:g}"
                 f"{spread}")
-    extra = {"wgan": f", clip {config.clip_value:g}", "wgan-gp": f", gp weight {config.gp_weight:g}"}.get(config.loss, "")
+    extra = {"wgan": f", clip {config.clip_value:g}",
+             "wgan-gp": f", gp weight {config.gp_weight:g} (norm to {config.gp_center:g})"}.get(config.loss, "")
     extra += f", R1 gamma {config.r1:g}" if config.r1 else ""
     extra += spread
     labels = ""
@@ -134,7 +135,8 @@ def build_trainer(config, label_names=None):
     if config.model == "began":
         return BEGANTrainer(generator, discriminator, config.began_gamma, config.began_lambda_k, **common)
     adversarial = {"loss": config.loss, "n_critic": config.n_critic, "gp_weight": config.gp_weight,
-                   "clip_value": config.clip_value, "label_smoothing": config.label_smoothing,
+                   "gp_center": config.gp_center, "clip_value": config.clip_value,
+                   "label_smoothing": config.label_smoothing,
                    "noisy_labels": config.noisy_labels, "lsgan_targets": config.lsgan_targets, "r1": config.r1,
                    **common}
     if config.model in CONDITIONAL:

@@ -144,7 +144,7 @@ class TwoOptimizerTrainer(keras.Model):
 class GANTrainer(TwoOptimizerTrainer):
     """Trains `generator` (noise -> image) against `discriminator` (image -> logits)."""
 
-    def __init__(self, generator, discriminator, loss="lsgan", n_critic=1, gp_weight=10.0,
+    def __init__(self, generator, discriminator, loss="lsgan", n_critic=1, gp_weight=10.0, gp_center=1.0,
                  clip_value=0.01, diffaug=(), label_smoothing=0.0, noisy_labels=False,
                  latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, ema=0.0, r1=0.0, **kwargs):
         super().__init__(**kwargs)
@@ -158,6 +158,7 @@ class GANTrainer(TwoOptimizerTrainer):
         self.loss_kind = loss
         self.n_critic = n_critic
         self.gp_weight = gp_weight
+        self.gp_center = gp_center
         if r1 and loss in ("wgan", "wgan-gp"):
             raise ValueError(f"the R1 penalty is for the lsgan, bce and hinge losses, not {loss}")
         self.r1 = r1
@@ -254,8 +255,8 @@ class GANTrainer(TwoOptimizerTrainer):
         return self.real_target - self.label_smoothing, self.fake_target
 
     def penalty(self, real, fake, critic):
-        """D's gradient penalty per example [B]: gp_weight * WGAN-GP's, or r1 / 2 * R1's,
-        or 0 when neither is on.
+        """D's gradient penalty per example [B]: gp_weight * WGAN-GP's (slope pulled to
+        gp_center), or r1 / 2 * R1's, or 0 when neither is on.
 
         `critic` maps images to logits [B, 1].
         """
@@ -267,7 +268,7 @@ class GANTrainer(TwoOptimizerTrainer):
             return 0.0
         alpha = draw_for_replica(lambda n: keras.random.uniform((n, 1, 1, 1), seed=self.seed_generator),
                                  ops.shape(real)[0])
-        penalty = losses.gradient_penalty(critic, real, fake, alpha)
+        penalty = losses.gradient_penalty(critic, real, fake, alpha, self.gp_center)
         self.trackers["gp"].update_state(replica_mean(ops.mean(penalty)))
         return self.gp_weight * penalty
 
