@@ -114,8 +114,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
     Keras has already read the step's logs back as Python floats for the callbacks, so the
     check costs no extra device read. `fit` lists it first, so no later callback (a
-    checkpoint, a sample grid, FID) sees the step. The logs are epoch means, which stay
-    non-finite once one step was.
+    checkpoint, a sample grid, FID) sees the step.
     """
 
     def on_train_batch_end(self, batch, logs=None):

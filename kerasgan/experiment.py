@@ -41,10 +41,8 @@ Beside the runs, `<out>/` receives:
                 are in its own logs/ (`tensorboard --logdir <out>`, HPARAMS tab)
 
 Each cell also keeps `experiment.json` (its wall time, summed over interruptions, and its
-result) and `losses.csv` (every step's losses). To make those per-step values, and so the
-"last losses" of the table, independent of where a run was interrupted, the runner resets
-the trainer's loss trackers before every step: in an experiment's runs the logged losses
-(TensorBoard too) are each step's own values, not Keras' running means over the epoch.
+result) and `losses.csv` (every step's losses: the trainers return each step's own values, so
+the "last losses" of the table do not depend on where a run was interrupted).
 """
 
 import csv
@@ -403,12 +401,11 @@ def _cell_recorder_class():
     class CellRecorder(keras.callbacks.Callback):
         """Records a cell's per-step losses (losses.csv) and its time (experiment.json).
 
-        Resets the trainer's loss trackers before every step, so each step's logs are that
-        step's values (see the module docstring). The time is saved just before every
-        checkpoint (the recipes run extra callbacks before their own), so after a kill it
-        counts the work the checkpoint kept (scaled down when the kill fell between the two):
-        `wall_s` sums, over the sessions, the time from calling fit to the last checkpoint each
-        session left, and `steps_per_s` leaves out each session's first step (tracing, compiling).
+        The time is saved just before every checkpoint (the recipes run extra callbacks
+        before their own), so after a kill it counts the work the checkpoint kept (scaled down
+        when the kill fell between the two): `wall_s` sums, over the sessions, the time from
+        calling fit to the last checkpoint each session left, and `steps_per_s` leaves out each
+        session's first step (tracing, compiling).
         """
 
         def __init__(self, root, started, checkpoint_every, total, progress=None, progress_every=60.0):
@@ -443,10 +440,6 @@ def _cell_recorder_class():
                     writer.writerows([step, *(repr(values[k]) for k in self.header[1:])] for step, values in kept)
             self.handle = open(self.root / LOSSES_FILE, "a", newline="")
             self.next_progress = time.perf_counter() + self.progress_every
-
-        def on_train_batch_begin(self, batch, logs=None):
-            for metric in self.model.metrics:
-                metric.reset_state()
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()

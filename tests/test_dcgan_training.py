@@ -65,6 +65,28 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
 
 
+def scalar_curves(log_dir, tags):
+    """{tag: {step: value}} from a run's TensorBoard events (a step logged twice, before a kill
+    and after the resume, keeps its later value)."""
+    events = read_events(log_dir)
+    return {tag: {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)} for tag in tags}
+
+
+def test_a_resumed_runs_tensorboard_curves_are_the_uninterrupted_runs(tiny_args):
+    """Each logged point is that step's own value: the same whether or not the run was resumed
+    in between (a running mean since Keras' epoch start would restart at the resume)."""
+    common = tiny_args + ["--no-export", "--log-every", "1"]
+    straight = train_dcgan.main(common + ["--steps", "7", "--name", "straight"])
+    train_dcgan.main(common + ["--steps", "3", "--name", "split"])
+    resumed = train_dcgan.main(common + ["--steps", "7", "--name", "split", "--resume"])
+    tags = ("d_loss", "g_loss", "d_real", "d_fake")
+    expected, got = scalar_curves(straight.logs, tags), scalar_curves(resumed.logs, tags)
+    for tag in tags:
+        assert sorted(got[tag]) == list(range(1, 8))
+        np.testing.assert_allclose([got[tag][s] for s in range(1, 8)], [expected[tag][s] for s in range(1, 8)],
+                                   rtol=1e-4, atol=1e-5)
+
+
 def test_an_existing_run_is_never_overwritten(tiny_args):
     train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
     with pytest.raises(UserError, match="--resume"):

@@ -37,6 +37,19 @@ def global_mean(per_example):
     return ops.sum(per_example) / batch
 
 
+def step_logs(trackers):
+    """The step's own values of `trackers` ({name: keras.metrics.Mean}), which are then cleared.
+
+    Keras clears metrics only when an epoch starts, so returning `result()` alone would log
+    the mean since an arbitrary epoch boundary, which also shifts after a resume. A tracker
+    updated several times in one step (n_critic D updates) gives the mean over that step.
+    """
+    logs = {name: tracker.result() for name, tracker in trackers.items()}
+    for tracker in trackers.values():
+        tracker.reset_state()
+    return logs
+
+
 def saved_seed_generator(model, seed):
     """A SeedGenerator owned by `model` whose state goes into its checkpoints.
 
@@ -360,4 +373,4 @@ class GANTrainer(TwoOptimizerTrainer):
             # Spectral normalization writes W / sigma into D's kernels on every training call,
             # the G step's included: clip again so every step ends inside [-c, c].
             self.clip_discriminator()
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_logs(self.trackers)
