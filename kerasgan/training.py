@@ -1,7 +1,6 @@
 """Fitting a trainer inside a run directory: resume, callbacks, interrupt-safe checkpoints."""
 
 import contextlib
-import json
 import math
 import signal
 import sys
@@ -11,11 +10,11 @@ import tensorflow as tf
 
 from kerasgan import callbacks as cb
 from kerasgan.errors import NonFiniteLoss, UserError
-from kerasgan.runs import restore_checkpoint, save_checkpoint, trainer_step
+from kerasgan.runs import checkpoint_step, restore_checkpoint, save_checkpoint, trainer_step
 
 
 def total_steps(steps, epochs, num_images, batch_size, default_epochs=100):
-    """--steps wins; otherwise --epochs (default 100) passes over the data."""
+    """--steps, else --epochs (default 100) passes over the data (a config never has both)."""
     if steps:
         return steps
     return (epochs or default_epochs) * max(num_images // batch_size, 1)
@@ -108,11 +107,7 @@ def _diverged(error, run):
     """`error` with what was kept: the run's last (finite) checkpoint, if any."""
     path = run.checkpoint_path()
     if path.exists():
-        try:
-            saved = f"step {json.loads(path.with_suffix('').with_suffix('.json').read_text())['step']}"
-        except (OSError, ValueError, KeyError):
-            saved = "an earlier step"
-        kept = f"kept the last finite checkpoint {path} ({saved})"
+        kept = f"kept the last finite checkpoint {path} (step {checkpoint_step(run)})"
     else:
         kept = "no checkpoint was written"
     return NonFiniteLoss(f"{error}; stopped, {kept}, nothing exported: lower --lr or resume with other flags",

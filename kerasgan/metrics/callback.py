@@ -7,7 +7,6 @@ checkpoint as checkpoints/best.weights.h5 beside the latest one.
 """
 
 import csv
-import json
 import sys
 import time
 import types
@@ -22,9 +21,8 @@ from kerasgan.latent import signature_inputs
 from kerasgan.metrics.fid import fid_and_kid
 from kerasgan.metrics.inception import InceptionFeatures
 from kerasgan.metrics.stats_cache import real_statistics
-from kerasgan.runs import save_checkpoint
+from kerasgan.runs import BEST, checkpoint_info, save_checkpoint
 
-BEST = "best"
 METRICS_FILE = "metrics.csv"
 METRICS_COLUMNS = ("step", "fid", "kid", "kid_std")
 # Without --fid-samples: as many samples as real images, but at least 1000 (fewer makes FID
@@ -119,11 +117,6 @@ def read_metrics(path):
         ]
 
 
-def best_info_path(run):
-    """checkpoints/best.json, written by `save_checkpoint` beside best.weights.h5."""
-    return run.checkpoints / f"{BEST}.json"
-
-
 # -- the callback -------------------------------------------------------------------------
 
 
@@ -137,7 +130,7 @@ class FIDCallback(StepCallback):
         real_images: uint8 [N, H, W, 3], the training images. Their statistics are computed
             once, when training starts, and cached by content (`real_statistics`).
         run: the `Run`; rows go to run.root/metrics.csv, the best checkpoint to
-            run.checkpoints/best.weights.h5 (+ best.json with its scores).
+            run.checkpoints/best.weights.h5 (its scores inside: `runs.checkpoint_info`).
         extractor: an `InceptionFeatures` (or any callable with `extractor_id` and
             `preprocessing`, as `real_statistics` needs).
         every: steps between evaluations.
@@ -191,15 +184,15 @@ class FIDCallback(StepCallback):
                   f"{self.num_samples} samples every {self.every} steps", file=sys.stderr)
 
     def stored_best_fid(self):
-        """The best FID so far, from checkpoints/best.json, so it survives a resume.
+        """The best FID so far, from the best checkpoint's own facts, so it survives a resume.
 
-        best.json is the source, not metrics.csv: it always describes the checkpoint that is
+        The checkpoint is the source, not metrics.csv: its facts always describe the weights
         on disk, while a lower FID in metrics.csv without its checkpoint would stop the best
         one from ever being saved.
         """
         if not self.run.has_checkpoint(BEST):
             return float("inf")
-        info = json.loads(best_info_path(self.run).read_text())
+        info = checkpoint_info(self.run.checkpoint_path(BEST))
         if info.get("fid_setup") != self.setup:
             warnings.warn(
                 f"{self.run.checkpoint_path(BEST)} was scored with other FID settings "
