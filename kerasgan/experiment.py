@@ -60,7 +60,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kerasgan.config import NAME_PATTERN, CycleGANConfig, GANConfig
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
+from kerasgan.runs import checkpoint_step
 
 RECIPES = {"gan": GANConfig, "cyclegan": CycleGANConfig}
 PLAN_KEYS = ("recipe", "description", "seeds", "base", "axes", "variants")
@@ -200,7 +201,7 @@ def read_plan(path, overrides=(), out=None):
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UserError(f"plan {path} not found")
+        raise MissingPath(f"plan {path} not found")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
@@ -288,7 +289,7 @@ def read_plan(path, overrides=(), out=None):
     if base.get("fid_weights") not in (None, "imagenet", "random"):
         weights = Path(base["fid_weights"]).expanduser().resolve()
         if not weights.is_file():
-            raise UserError(f"{where} fid_weights: file not found: {weights}")
+            raise MissingPath(f"{where} fid_weights: file not found: {weights}")
         base["fid_weights"] = str(weights)
 
     out = Path(out).expanduser() if out else path.with_suffix("")
@@ -362,14 +363,6 @@ def write_state(root, state):
     from kerasgan.runs import write_json
 
     write_json(Path(root) / STATE_FILE, state)
-
-
-def checkpoint_step(run):
-    """The step of the run's latest checkpoint (0 without one)."""
-    try:
-        return int(json.loads((run.checkpoints / "latest.json").read_text())["step"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return 0
 
 
 def read_losses(root):

@@ -9,7 +9,7 @@ from kerasgan.data.folder import load_folder
 from kerasgan.data.labels import load_csv_labels, load_subfolder_labels, tfds_label_names
 from kerasgan.data.shapes import make_shapes
 from kerasgan.data.tfds import load_tfds, tfds_builder
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 
 # The course layout: <data root>/cat/grumpifyBprocessed (DCGAN) and grumpifyAprocessed.
 COURSE_FOLDERS = {"grumpifycat": "cat/grumpifyBprocessed"}
@@ -33,7 +33,7 @@ def course_folder(data_root, relative, dataset):
     for candidate in (root / relative, root / "grumpifyCat" / relative, root):
         if candidate.is_dir() and candidate.name == Path(relative).name:
             return candidate
-    raise UserError(f"{relative} not found under {root} (--data-dir should hold {relative})")
+    raise MissingPath(f"{relative} not found under {root} (--data-dir should hold {relative})")
 
 
 def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_labels=False,

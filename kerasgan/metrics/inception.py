@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
@@ -210,7 +210,7 @@ class InceptionFeatures:
             return "inception_v3-imagenet", imagenet_weights_path(allow_download)
         path = os.path.expanduser(str(weights))
         if not os.path.isfile(path):
-            raise UserError(f"FID weights file not found: {path} (expected {WEIGHTS_FILE})")
+            raise MissingPath(f"FID weights file not found: {path} (expected {WEIGHTS_FILE})")
         digest = _file_md5(path)
         # A local copy of the official file scores exactly like "imagenet", so share its cache.
         if digest == WEIGHTS_MD5:
