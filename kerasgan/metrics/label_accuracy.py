@@ -29,6 +29,7 @@ from kerasgan.data.shapes_judge import classifier_features
 from kerasgan.errors import UserError
 from kerasgan.images import blur, to_classifier_input
 from kerasgan.latent import draw_noise
+from kerasgan.seeds import seeded
 
 # Images larger than this are judged at this size (area averaging): the judge stays small.
 MAX_JUDGE_SIZE = 64
@@ -93,15 +94,20 @@ class LabelJudge:
         y = {a: np.asarray(labels[a], np.int32) for a in self.label_names}
         x_train = imperfect_copies(x[train], self.seed)
         y_train = {a: np.tile(v[train], 2) for a, v in y.items()}  # the copies keep their labels
-        keras.utils.set_random_seed(20_000 + self.seed)
-        model = build_label_classifier({a: len(n) for a, n in self.label_names.items()}, self.size,
-                                       x.shape[-1])
+        with seeded(20_000 + self.seed):
+            model = build_label_classifier({a: len(n) for a, n in self.label_names.items()}, self.size,
+                                           x.shape[-1])
         model.compile(optimizer=keras.optimizers.Adam(2e-3),
                       loss={a: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for a in y},
                       jit_compile=False)
         batch = min(self.batch_size, len(train))
-        rows = tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        rows = rows.shuffle(len(x_train), seed=self.seed).repeat().batch(batch)
+        # Shuffled by NumPy from the judge's seed, not by TensorFlow's global generator, so the
+        # judge is the same whatever seeds the process has set.
+        rng = np.random.default_rng(self.seed)
+        passes = -(-self.steps * batch // len(x_train))
+        order = np.concatenate([rng.permutation(len(x_train)) for _ in range(passes)])[:self.steps * batch]
+        rows = tf.data.Dataset.from_tensor_slices(order).batch(batch).map(
+            lambda i: (tf.gather(x_train, i), {a: tf.gather(v, i) for a, v in y_train.items()}))
         model.fit(rows, steps_per_epoch=self.steps, epochs=1, shuffle=False, verbose=0)
         self.model = model
         self.real_accuracy = self.accuracy(np.asarray(images)[held], {a: v[held] for a, v in y.items()})
