@@ -95,8 +95,8 @@ class CycleGANTrainer(TwoOptimizerTrainer):
         super().__init__(**kwargs)
         if loss not in CYCLE_ADVERSARIAL_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {CYCLE_ADVERSARIAL_LOSSES}")
-        if cycle_loss not in ("l1", "ssim"):
-            raise ValueError(f"unknown cycle loss {cycle_loss!r}; choose l1 or ssim")
+        if cycle_loss not in losses.CYCLE_LOSSES:
+            raise ValueError(f"unknown cycle loss {cycle_loss!r}; choose one of {losses.CYCLE_LOSSES}")
         self.g_xy, self.g_yx = g_xy, g_yx
         self.d_x, self.d_y = d_x, d_y
         self.loss_kind = loss

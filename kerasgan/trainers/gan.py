@@ -15,11 +15,11 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
+from kerasgan.latent import LATENT_PRIORS
 from kerasgan.nets.layers import MinibatchStdDev
 from kerasgan.replicas import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
 from kerasgan.trainers.ema import averaged_copy, check_decay, update_average
 
-LATENT_PRIORS = ("normal", "uniform")
 # Least squares targets (a, b, c): D pushes fake to a and real to b, G pushes fake to c.
 # (0, 1, 1) is the 0-1 coding; (-1, 1, 0) makes the objective a Pearson chi^2 divergence.
 LSGAN_TARGETS = (0.0, 1.0, 1.0)
