@@ -57,6 +57,8 @@ CONDITIONAL = ("cgan", "cdcgan")
 CONDITIONING_DEFAULTS = {"cdcgan": {"g_conditioning": "concat", "d_conditioning": "projection"},
                          "cgan": {"g_conditioning": "concat", "d_conditioning": "concat"}}
 VERBOSITY = (0, 1, 2)
+VERBOSE_HELP = ("progress of the run: 1, a bar over the whole run (step N of M, rate, time left, the step's losses); "
+                "2, a line every 5%% of the run, for logs; 0, none")
 # Run and model names: one folder name, not hidden (so never "." or ".."), safe in any shell.
 NAME_PATTERN = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
 
@@ -201,6 +203,8 @@ class Config:
             choices = f.metadata.get("choices")
             if choices and value is not None and value not in choices:
                 raise InvalidValue(f"{flags_of(f)[0]} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        if not (math.isfinite(self.max_loss) and self.max_loss >= 0):
+            raise InvalidValue(f"--max-loss must be 0 (off) or a positive number, got {self.max_loss}")
         if not (isinstance(self.seed, int) and 0 <= self.seed < 2**32):
             raise InvalidValue(f"--seed must be a whole number from 0 to {2**32 - 1}, got {self.seed}")
         if getattr(self, "fid_every", 0) < 0:
@@ -282,7 +286,9 @@ class GANConfig(Config):
                               "oneDNN graph kernels were faster, see README Benchmarks)",
                       choices=XLA_MODES, changes_run=False)
     no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
-    verbose: int = option(1, "Keras progress output", choices=VERBOSITY, changes_run=False)
+    verbose: int = option(1, VERBOSE_HELP, choices=VERBOSITY, changes_run=False)
+    max_loss: float = option(1e6, "stop the run as a diverged one (exit status 3, nothing exported) when a loss stays "
+                                  "above this magnitude for 10 steps in a row; 0: never", changes_run=False)
     # optimization
     lr: float | None = option(None, "learning rate of both nets (default 2e-4; wgan 5e-5, wgan-gp and began 1e-4)",
                               group="optimization")
@@ -586,7 +592,9 @@ class CycleGANConfig(Config):
     xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=XLA_MODES,
                       changes_run=False)
     no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
-    verbose: int = option(1, "Keras progress output", choices=VERBOSITY, changes_run=False)
+    verbose: int = option(1, VERBOSE_HELP, choices=VERBOSITY, changes_run=False)
+    max_loss: float = option(1e6, "stop the run as a diverged one (exit status 3, nothing exported) when a loss stays "
+                                  "above this magnitude for 10 steps in a row; 0: never", changes_run=False)
     # optimization
     lr: float = option(2e-4, "learning rate of all four nets", group="optimization")
     g_lr: float | None = option(None, "generators' learning rate (default: --lr)", group="optimization")
@@ -701,7 +709,9 @@ class DiffusionConfig(Config):
     xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=XLA_MODES,
                       changes_run=False)
     no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
-    verbose: int = option(1, "Keras progress output", choices=VERBOSITY, changes_run=False)
+    verbose: int = option(1, VERBOSE_HELP, choices=VERBOSITY, changes_run=False)
+    max_loss: float = option(1e6, "stop the run as a diverged one (exit status 3, nothing exported) when a loss stays "
+                                  "above this magnitude for 10 steps in a row; 0: never", changes_run=False)
     # optimization
     lr: float = option(2e-4, "Adam learning rate", group="optimization")
     beta1: float = option(0.9, "Adam beta1", group="optimization")

@@ -137,12 +137,18 @@ def _writer_alive(tmp):
 
 def check_writable(export_root):
     """Fails now, in one line, where an export at the end of training could not be written."""
-    root = Path(export_root).expanduser()
+    root = Path(export_root).expanduser().absolute()
+    made = root  # the first folder this check creates, removed again after it
+    while not made.parent.exists():
+        made = made.parent
+    made = made if not made.exists() else None
     try:
         root.mkdir(parents=True, exist_ok=True)
         probe = root / f"{TMP_PREFIX}{os.getpid()}-probe"
         probe.mkdir()
         probe.rmdir()
+        if made is not None:
+            shutil.rmtree(made)
     except OSError as error:
         raise UserError(f"cannot write exports to {root} ({error.strerror or error}): choose a writable "
                         "--exports-dir, or add --no-export") from None

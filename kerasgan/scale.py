@@ -13,12 +13,12 @@ are synchronized, so N replicas compute the same update as one device.
 
 import contextlib
 import os
-import sys
 
 import keras
 import tensorflow as tf
 
 from kerasgan.errors import UserError
+from kerasgan.progress import log
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("none", "mirrored", "multiworker")
@@ -87,8 +87,7 @@ def use_xla(strategy, wanted):
     """XLA under a multi-replica strategy fails on CPU ("Trying to access resource ... on CPU:1
     from CPU:0"); fall back to graph mode there with one warning line."""
     if wanted and strategy.num_replicas_in_sync > 1 and not tf.config.list_physical_devices("GPU"):
-        print("warning: XLA does not compile under a multi-device strategy on CPU; training without it",
-              file=sys.stderr)
+        log.warning("warning: XLA does not compile under a multi-device strategy on CPU; training without it")
         return False
     return wanted
 

@@ -253,3 +253,17 @@ def test_real_grumpy_cats_train(tiny_args):
     config = json.loads(run.config_path.read_text())
     assert config["images"] == 204
     assert checkpoint_step(run) == 3
+
+
+def test_progress_is_counted_over_the_whole_run_and_continues_after_a_resume(tiny_args, capsys, caplog):
+    """--verbose 1: one bar from step 0 (or the resumed step) to the run's last, with the losses;
+    --verbose 2: a line every 5% of the run; never Keras' per-epoch bar ("Epoch 3/10")."""
+    common = [a for a in tiny_args if a not in ("--verbose", "0")] + ["--no-export", "--checkpoint-every", "4"]
+    train_dcgan.main(common + ["--steps", "4"])
+    captured = capsys.readouterr()
+    assert "4/4" in captured.err and "d_loss" in captured.err and "Epoch" not in captured.out + captured.err
+    with caplog.at_level("INFO", logger="kerasgan"):
+        train_dcgan.main(common + ["--steps", "40", "--resume", "--verbose", "2"])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert len(lines) == 18 and lines[0].startswith("step 6/40 (15%), ") and lines[-1].startswith("step 40/40 (100%)")
+    assert "left: d_loss " in lines[0] and "g_loss" in lines[0]

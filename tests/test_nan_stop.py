@@ -141,3 +141,16 @@ def test_ctrl_c_saves_finite_weights_but_never_non_finite_ones(tmp_path, capsys,
         assert exit_info.value.code == 130
         assert checkpoint_step(run) == 9
         assert "interrupted at step 9; saved" in capsys.readouterr().err
+
+
+def test_losses_that_explode_without_reaching_nan_stop_the_run_too(tiny_args, tmp_path, capsys):
+    """BCE at --lr 1e5 (the default loss on shapes): losses of 1e8 and more, never NaN. Without a
+    bound this run finished, exit status 0, and exported a generator of noise."""
+    code, errors, err = run_cli(tiny_args + ["--lr", "1e5", "--steps", "30", "--sample-every", "100"], capsys)
+    assert code == 3, err
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert re.search(r"at step 1\d, losses above --max-loss 1e\+06 for 10 steps in a row", errors[0]), errors[0]
+    assert "nothing exported" in errors[0] and not (tmp_path / "exports").exists()
+    code, errors, err = run_cli(tiny_args + ["--lr", "1e5", "--steps", "12", "--max-loss", "0", "--name", "off",
+                                             "--no-export"], capsys)
+    assert code == 0 and not errors, err  # the bound turned off: the run goes on

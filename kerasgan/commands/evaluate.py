@@ -301,7 +301,8 @@ def evaluate_label_accuracy(args):
     num_samples = args.num_samples or 1024
     print(f"label accuracy of {num_samples} images from {path}; judge trained on {len(data.images)} labelled real "
           f"images ({data.name}, {image_size}x{image_size}) but a held-back fifth", file=sys.stderr)
-    judge = fit_label_judge(data.images, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed)
+    judge = fit_label_judge(data.images, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed,
+                            progress=True)
     generated = label_accuracy(sample, judge, num_samples, seed=args.seed)
     return {**report(generated, judge), "generated_images": num_samples, "real_images": len(data.images),
             "image_size": image_size}
@@ -388,7 +389,7 @@ def main(argv=None, prog="kerasgan evaluate"):
         results = evaluate_label_accuracy(args)
         print(json.dumps(results, indent=2) if args.json else format_table(results))
         return results
-    extractor = inception_from_flag(args.fid_weights, args.fid_batch_size)
+    extractor = inception_from_flag(args.fid_weights, args.fid_batch_size, progress=True)
     if kind == "--folders":
         results = evaluate_folders(args, extractor)
     elif kind == "--x2y/--y2x":

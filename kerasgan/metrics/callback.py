@@ -7,7 +7,6 @@ checkpoint as checkpoints/best.weights.h5 beside the latest one.
 """
 
 import csv
-import sys
 import time
 import types
 import warnings
@@ -21,6 +20,7 @@ from kerasgan.latent import signature_inputs
 from kerasgan.metrics.fid import fid_and_kid
 from kerasgan.metrics.inception import InceptionFeatures
 from kerasgan.metrics.stats_cache import real_statistics
+from kerasgan.progress import log, progress_bar
 from kerasgan.runs import BEST, checkpoint_info, save_checkpoint
 
 METRICS_FILE = "metrics.csv"
@@ -31,10 +31,10 @@ MIN_DEFAULT_SAMPLES = 1000
 MAX_DEFAULT_SAMPLES = 10000
 
 
-def inception_from_flag(weights, batch_size=50):
+def inception_from_flag(weights, batch_size=50, progress=False):
     """An `InceptionFeatures` for a --fid-weights value ("random" means weights=None)."""
     return InceptionFeatures(weights=None if weights == "random" else weights,
-                             batch_size=batch_size)
+                             batch_size=batch_size, progress=progress)
 
 
 def default_num_samples(num_real):
@@ -84,14 +84,18 @@ def generator_specs(generator):
 
 
 def generated_features(generate_fn, extractor, num_samples, batch_size, seed=0):
-    """Inception features [num_samples, D] of `generate_fn(count, seed + batch index)` images."""
+    """Inception features [num_samples, D] of `generate_fn(count, seed + batch index)` images
+    (with a progress bar when the extractor shows progress)."""
     parts = []
+    bar = progress_bar(num_samples, "generated images", "img", enabled=getattr(extractor, "progress", False))
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
         images = np.asarray(generate_fn(count, seed + index))
         if len(images) != count:
             raise ValueError(f"generate_fn returned {len(images)} images; asked for {count}")
         parts.append(extractor(images))
+        bar.update(count)
+    bar.close()
     return np.concatenate(parts)
 
 
@@ -180,8 +184,8 @@ class FIDCallback(StepCallback):
         self.best_fid = self.stored_best_fid()
         if self.verbose:
             source = "loaded from" if self.real["cached"] else "computed, cached in"
-            print(f"FID reference: {len(self.real_images)} real images ({source} {self.real['path']}); "
-                  f"{self.num_samples} samples every {self.every} steps", file=sys.stderr)
+            log.info(f"FID reference: {len(self.real_images)} real images ({source} {self.real['path']}); "
+                     f"{self.num_samples} samples every {self.every} steps")
 
     def stored_best_fid(self):
         """The best FID so far, from the best checkpoint's own facts, so it survives a resume.
@@ -221,10 +225,9 @@ class FIDCallback(StepCallback):
         self.last_step = step
         self.last_scores = scores
         if self.verbose:
-            print(f"step {step}: FID {scores['fid']:.3f}  KID {scores['kid']:.5f} "
-                  f"+- {scores['kid_std']:.5f}{'  (best)' if improved else ''}  "
-                  f"[{self.num_samples} samples, {time.perf_counter() - start:.0f} s]",
-                  file=sys.stderr)
+            log.info(f"step {step}: FID {scores['fid']:.3f}  KID {scores['kid']:.5f} "
+                     f"+- {scores['kid_std']:.5f}{'  (best)' if improved else ''}  "
+                     f"[{self.num_samples} samples, {time.perf_counter() - start:.0f} s]")
 
     def record(self, step, scores):
         append_metrics_row(self.metrics_path, {"step": step, **scores})

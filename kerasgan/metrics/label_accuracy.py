@@ -18,7 +18,6 @@ judge's real accuracy.
 it to TensorBoard during training (LabelAccuracyCallback).
 """
 
-import sys
 import time
 
 import numpy as np
@@ -29,6 +28,7 @@ from kerasgan.data.shapes_judge import classifier_features
 from kerasgan.errors import UserError
 from kerasgan.images import blur, to_classifier_input
 from kerasgan.latent import draw_noise
+from kerasgan.progress import fit_progress, log
 from kerasgan.seeds import seeded
 
 # Images larger than this are judged at this size (area averaging): the judge stays small.
@@ -62,7 +62,8 @@ class LabelJudge:
     `real_accuracy` ({attr: accuracy on the held-back real images}) is set by `fit`.
     """
 
-    def __init__(self, label_names, image_size, channels=3, held_out=0.2, steps=None, batch_size=64, seed=0):
+    def __init__(self, label_names, image_size, channels=3, held_out=0.2, steps=None, batch_size=64, seed=0,
+                 progress=False):
         if not label_names:
             raise UserError("label accuracy needs labels: this model is unconditional")
         self.label_names = {a: list(n) for a, n in label_names.items()}
@@ -72,6 +73,7 @@ class LabelJudge:
         self.steps = steps or DEFAULT_JUDGE_STEPS
         self.batch_size = batch_size
         self.seed = seed
+        self.progress = progress
         self.model = None
         self.real_accuracy = None
 
@@ -108,7 +110,8 @@ class LabelJudge:
         order = np.concatenate([rng.permutation(len(x_train)) for _ in range(passes)])[:self.steps * batch]
         rows = tf.data.Dataset.from_tensor_slices(order).batch(batch).map(
             lambda i: (tf.gather(x_train, i), {a: tf.gather(v, i) for a, v in y_train.items()}))
-        model.fit(rows, steps_per_epoch=self.steps, epochs=1, shuffle=False, verbose=0)
+        model.fit(rows, steps_per_epoch=self.steps, epochs=1, shuffle=False, verbose=0,
+                  callbacks=[fit_progress(self.steps, "label judge", enabled=self.progress)])
         self.model = model
         self.real_accuracy = self.accuracy(np.asarray(images)[held], {a: v[held] for a, v in y.items()})
         return self
@@ -148,7 +151,8 @@ def imperfect_copies(images, seed=0):
 
 
 def fit_label_judge(images, labels, label_names, seed=0, **options):
-    """A LabelJudge trained on real images and labels (options: held_out, steps, batch_size)."""
+    """A LabelJudge trained on real images and labels (options: held_out, steps, batch_size,
+    progress)."""
     images = np.asarray(images)
     return LabelJudge(label_names, images.shape[1], images.shape[-1], seed=seed, **options).fit(images, labels)
 
@@ -221,11 +225,11 @@ class LabelAccuracyCallback(StepCallback):
 
     def on_train_begin(self, logs=None):
         start = time.perf_counter()
-        self.judge = fit_label_judge(self.real_images, self.real_labels, self.label_names, self.seed)
+        self.judge = fit_label_judge(self.real_images, self.real_labels, self.label_names, self.seed,
+                                     progress=self.verbose)
         if self.verbose:
             shown = ", ".join(f"{a} {v:.3f}" for a, v in self.judge.real_accuracy.items())
-            print(f"label judge: held-back real accuracy {shown} [{time.perf_counter() - start:.0f} s]",
-                  file=sys.stderr)
+            log.info(f"label judge: held-back real accuracy {shown} [{time.perf_counter() - start:.0f} s]")
 
     def on_step(self, step, logs):
         sample = labelled_sampler(self.model.sampling_generator, self.label_names, self.latent)
@@ -239,7 +243,7 @@ class LabelAccuracyCallback(StepCallback):
             self.writer.flush()
         if self.verbose:
             shown = ", ".join(f"{a} {v:.3f}" for a, v in generated.items())
-            print(f"step {step}: label accuracy {shown}", file=sys.stderr)
+            log.info(f"step {step}: label accuracy {shown}")
         self.last_step, self.last_scores = step, scores
 
     def on_end(self, step):

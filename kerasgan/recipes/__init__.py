@@ -7,11 +7,11 @@
     load_export("exports/NAME")         # an export's generate / translate function
 """
 
-import sys
 from pathlib import Path
 
 from kerasgan.config import CycleGANConfig, DiffusionConfig, GANConfig, config_class
 from kerasgan.errors import InvalidValue, MissingPath
+from kerasgan.progress import log
 
 
 def run_config(run):
@@ -47,7 +47,7 @@ def load_run(run_dir, checkpoint="latest", quiet=False):
     recipe.run = run
     step = restore_checkpoint(recipe.trainer, run, checkpoint)
     if not quiet:
-        print(f"loaded {run.checkpoint_path(checkpoint)} (step {step})", file=sys.stderr)
+        log.info(f"loaded {run.checkpoint_path(checkpoint)} (step {step})")
     return recipe
 
 

@@ -5,11 +5,13 @@ load their data, build their trainer and optimizers, render sample grids and exp
 """
 
 import contextlib
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from kerasgan.errors import InvalidValue, UserError
+from kerasgan.progress import log
 
 
 class Recipe:
@@ -32,9 +34,9 @@ class Recipe:
         where = f", run={str(self.run.root)!r}" if self.run is not None else ""
         return f"{type(self).__name__}(model={getattr(self.config, 'model', 'cyclegan')!r}{where})"
 
-    def log(self, message):
-        """Progress lines for a person (`verbose` only sets Keras' progress bar)."""
-        print(message, flush=True)
+    def log(self, message, level=logging.INFO):
+        """A line for a person, through the "kerasgan" logger (kerasgan/progress.py)."""
+        log.log(level, message)
 
     def _build(self, build, make_optimizers):
         from kerasgan import scale
@@ -79,7 +81,7 @@ class Recipe:
         except ValueError as error:
             raise UserError(f"{run.root}: {error}") from None
         if change:
-            self.log(change)
+            self.log(change, logging.WARNING)
         return knots
 
     @contextlib.contextmanager
@@ -109,7 +111,8 @@ class Recipe:
 
         try:
             return fit(self.trainer, distributed_at, self.run, steps, steps_per_epoch, callbacks, resume,
-                       self.config.verbose, on_resumed=lambda: record_config(self.run, self._run_record))
+                       self.config.verbose, on_resumed=lambda: record_config(self.run, self._run_record),
+                       max_loss=self.config.max_loss)
         finally:
             self.run.unlock()
 
