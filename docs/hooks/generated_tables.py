@@ -103,7 +103,7 @@ def flags_table(command):
                 group = meta.get("group")
                 rows.append(f"| **{cell(group)}** | | |")
             default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            meaning = [sentence(meta.get("help"))]
+            meaning = [sentence((meta.get("help") or "").replace("%%", "%"))]  # argparse's escape
             if meta.get("choices"):
                 meaning.append(f"Choices: {code(meta['choices'])}.")
             if not meta.get("changes_run", True):
