@@ -39,6 +39,12 @@ INITS = ("normal", "xavier", "kaiming")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("none", "mirrored", "multiworker")
 SCHEDULES = ("constant", "linear", "cosine")
+# kerasgan/data/cache.py; the same batches whichever is chosen, so a resumed run may change it.
+CACHE_HELP = ("where decoded images are kept: memory (decoded once at start), disk (decoded once into "
+              "~/.cache/kerasgan/images, reused by later runs: for photos much larger than --image-size), none "
+              "(decoded from the files as training reads them; memory stays flat); auto: memory when the decoded "
+              "images take at most 512 MiB (40,000 images at 64 px, 10,000 at 128), else none. Same batches "
+              "either way")
 NAME_PATTERN = r"[A-Za-z0-9._-]+"
 
 # -- the GAN family's defaults (train_dcgan.py --model NAME) ---------------------------------
@@ -223,10 +229,14 @@ class GANConfig(Config):
     # Resolved from the data when training starts (GAN.fit) and recorded in config.json, so
     # load_run and resume rebuild the same networks.
     channels: int | None = option(None, "image channels of G and D: 1 (greyscale) or 3 (default: 1 when every "
-                                        "training image is greyscale, e.g. MNIST, else 3)", group="data",
+                                        "training image is greyscale, e.g. MNIST, else 3; in a folder or zip of "
+                                        "more than 256 images, every image of 256 spread evenly over it)",
+                                  group="data",
                                   choices=(1, 3))
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
+    cache: str = option("auto", CACHE_HELP, group="data", choices=("auto", "memory", "disk", "none"),
+                        changes_run=False)
     diffaug: str | None = option(None, "DiffAugment policies applied to real and fake images, e.g. "
                                      "color,translation,cutout (bare flag: all three; none: off; default off)",
                           flags=("--diffaug", "--use_diffaug"), group="data", nargs="?",
@@ -485,6 +495,8 @@ class CycleGANConfig(Config):
                                          flags=("--data-preprocess", "--data_preprocess"), group="data",
                                          choices=("basic", "deluxe"))
     num_images: int | None = option(None, "images to generate (shapes) or to read at most per domain", group="data", positive=True)
+    cache: str = option("auto", CACHE_HELP, group="data", choices=("auto", "memory", "disk", "none"),
+                        changes_run=False)
     diffaug: str = option("", "DiffAugment policies applied to real and fake images (bare flag: "
                               "color,translation,cutout)", flags=("--diffaug", "--use_diffaug"), group="data",
                           nargs="?", const="color,translation,cutout")
@@ -610,6 +622,8 @@ class DiffusionConfig(Config):
                                   group="data", choices=("basic", "deluxe"))
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
+    cache: str = option("auto", CACHE_HELP, group="data", choices=("auto", "memory", "disk", "none"),
+                        changes_run=False)
     # run
     name: str | None = option(None, "run name (default: diffusion_<data>_<size>)", changes_run=False)
     runs_dir: str = option("runs", changes_run=False)

@@ -126,6 +126,8 @@ class Source:
                              "is still there and holds images")
 
     def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"image {index} of {len(self)}")
         return self.read(int(index))[0]
 
     def read_many(self, indices, threads=None):
