@@ -218,7 +218,8 @@ class GANConfig(Config):
     dataset: str | None = option(None, "shapes (built in, default), shapes-dot (shapes with a small coloured dot, "
                                        "attribute dot), grumpifycat (course layout under --data-dir), "
                                        "or a TensorFlow Datasets name", group="data")
-    data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
+    data_dir: str | None = option(None, "a folder of images (streamed from disk) or a zip from `kerasgan prepare`; "
+                                        "the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
     image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; gan, cgan, and dcgan on shapes 32)",
                                     flags=("--image-size", "--image_size"), group="data",
@@ -613,7 +614,8 @@ class DiffusionConfig(Config):
     # data
     dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under --data-dir), "
                                        "or a TensorFlow Datasets name", group="data")
-    data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
+    data_dir: str | None = option(None, "a folder of images (streamed from disk) or a zip from `kerasgan prepare`; "
+                                        "the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
     image_size: int = option(64, "16, 32, 64 or 128", flags=("--image-size", "--image_size"), group="data",
                              choices=(16, 32, 64, 128))

@@ -24,32 +24,41 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def list_images(folder):
-    """All image files below `folder`, recursively, in a stable (sorted) order."""
+    """All image files below `folder`, recursively, in a stable (sorted) order, as Paths."""
+    folder = Path(folder).expanduser()
+    return [folder / relative for relative in list_image_files(folder, relative=True)]
+
+
+def list_image_files(folder, relative=False):
+    """`list_images` as strings (full paths, or relative to `folder`): 200,000 files list in
+    about a second, where making as many Path objects takes several."""
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise UserError(f"image folder not found: {folder} (check --data-dir)")
     if not folder.is_dir():
         raise UserError(f"not a folder: {folder} (--data-dir must name a folder of images)")
-    files = sorted(folder / relative for relative in _walk(folder, ""))
+    files = list(_walk(str(folder), ""))
     if not files:
         raise UserError(
             f"no images in {folder}: expected {', '.join(IMAGE_EXTENSIONS)} files (searched recursively)"
         )
-    return files
+    return files if relative else [os.path.join(folder, name) for name in files]
 
 
 def _walk(root, relative):
-    """Image files under root/relative as relative paths; like Path.rglob (no symlinked folders
-    entered, hidden files skipped) but with os.scandir, which needs no stat per file: 200,000
-    files list in about a second."""
-    with os.scandir(os.path.join(root, relative)) as entries:
-        for entry in entries:
-            path = os.path.join(relative, entry.name)
-            if entry.is_dir() and not entry.is_symlink():
-                yield from _walk(root, path)
-            elif (os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and not entry.name.startswith(".")
-                  and entry.is_file()):
-                yield path
+    """Image files under root/relative as relative paths, in the order sorted Paths have (each
+    folder's entries by name, a subfolder's files where its name sorts); like Path.rglob (no
+    symlinked folders entered, hidden files skipped) but with os.scandir, which needs no stat
+    per file."""
+    with os.scandir(os.path.join(root, relative)) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    prefix = relative + os.sep if relative else ""
+    for entry in entries:
+        name = entry.name
+        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".") and entry.is_file():
+            yield prefix + name
+        elif entry.is_dir() and not entry.is_symlink():
+            yield from _walk(root, prefix + name)
 
 
 def spread(items, limit):

@@ -44,6 +44,13 @@ def _encode(image, format):
 def write_pack(source, out, format="png", log=print):
     """Writes `source` (any source; its unreadable files replaced as training would) to the zip
     `out`, atomically (a temporary file renamed into place); never overwrites a file."""
+    batches = ((images, {k: np.asarray(v)[used] for k, v in source.labels.items()})
+               for images, used in source.batches(1024))
+    return write_batches(batches, out, source.image_size, source.name, source.label_names, len(source), format, log)
+
+
+def write_batches(batches, out, image_size, name, label_names, total, format="png", log=print):
+    """Writes (uint8 images [B, S, S, C], {attribute: ids [B]}) batches to the zip `out`, atomically."""
     out = Path(out).expanduser()
     if out.exists():
         raise UserError(f"{out} exists: choose another --out (a prepared dataset is never overwritten)")
@@ -51,23 +58,23 @@ def write_pack(source, out, format="png", log=print):
         raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = "png" if format == "png" else "jpg"
-    used, names = [], []
+    names, labels = [], {}
     handle, temporary = tempfile.mkstemp(dir=out.parent, suffix=".zip.tmp")
     os.close(handle)
     try:
         with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED, allowZip64=True) as archive, \
                 ThreadPoolExecutor(4) as pool:
-            for start, (images, indices) in zip(range(0, len(source), 1024), source.batches(1024)):
-                for offset, data in enumerate(pool.map(lambda image: _encode(image, format), images)):
-                    names.append(f"{start + offset:07d}.{suffix}")
+            for images, batch_labels in batches:
+                for data in pool.map(lambda image: _encode(image, format), images):
+                    names.append(f"{len(names):07d}.{suffix}")
                     archive.writestr(names[-1], data)
-                used.extend(int(i) for i in indices)
-                log(f"{start + len(images)} / {len(source)} images")
+                for k, v in batch_labels.items():
+                    labels.setdefault(k, []).extend(int(i) for i in v)
+                log(f"{len(names)} / {total} images")
             infos = {info.filename: info for info in archive.infolist()}
-            index = {"format": 1, "image_size": source.image_size, "count": len(names),
-                     "source": source.name, "labels": {k: np.asarray(v)[used].tolist() for k, v in source.labels.items()},
-                     "label_names": source.label_names,
-                     "members": [[infos[name].header_offset, infos[name].file_size] for name in names]}
+            index = {"format": 1, "image_size": image_size, "count": len(names), "source": name,
+                     "labels": labels, "label_names": label_names,
+                     "members": [[infos[n].header_offset, infos[n].file_size] for n in names]}
             archive.writestr(INDEX, json.dumps(index))
         _add_data_offsets(temporary, index)
         os.replace(temporary, out)
@@ -141,3 +148,23 @@ def pack_source(path, image_size, max_images=None, with_labels=False):
     return PackSource(path, image_size, indices, offsets, [m[1] for m in index["members"]], index["image_size"],
                       {k: v[indices] for k, v in labels.items()} if with_labels else {},
                       index["label_names"] if with_labels else {})
+
+
+def tfds_pack(name, split, image_size, data_dir=None, label_keys=(), label_names=None, max_images=None,
+              cache_dir=None, log=print):
+    """A TFDS split too large for memory, written once (its images resized, labels kept) as a zip
+    under the image cache (kerasgan/data/cache.py) and streamed from there; a PackSource."""
+    from kerasgan.data.cache import default_cache_dir
+    from kerasgan.data.tfds import tfds_batches
+
+    keys = "-".join(label_keys) or "nolabels"
+    path = Path(cache_dir or default_cache_dir()) / "tfds" / (
+        f"{name.replace('/', '_')}-{split}-{image_size}px-{max_images or 'all'}-{keys}.zip")
+    if not path.exists():
+        log(f"writing {name} ({split}) once as {path}: it is too large to hold decoded in memory")
+        write_batches(tfds_batches(name, split, image_size, data_dir, label_keys=label_keys, max_images=max_images),
+                      path, image_size, name.replace("/", "_"), label_names or {}, max_images or "all", "png",
+                      log=lambda line: None)
+    source = pack_source(path, image_size, with_labels=bool(label_keys))
+    source.name = name.replace("/", "_")
+    return source

@@ -19,6 +19,7 @@ whichever cache holds the images; each new unreadable file is counted in a log l
 """
 
 import hashlib
+import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgan.data.folder import list_images, load_image, spread
+from kerasgan.data.folder import list_image_files, load_image, spread
 from kerasgan.data.labels import list_csv_labels, list_subfolder_labels, tfds_label_names
 from kerasgan.data.shapes import make_shapes
 from kerasgan.data.tfds import load_tfds, tfds_builder
@@ -126,9 +127,17 @@ class Source:
                              "is still there and holds images")
 
     def __getitem__(self, index):
+        """Image `index` (uint8 [S, S, C]), or a slice of them stacked, as an array would give."""
+        if isinstance(index, slice):
+            return self.read_many(range(*index.indices(len(self))))[0]
         if not 0 <= index < len(self):
             raise IndexError(f"image {index} of {len(self)}")
         return self.read(int(index))[0]
+
+    @property
+    def shape(self):
+        """(N, S, S, C), as the decoded array would have."""
+        return (len(self), self.image_size, self.image_size, self.channels or 3)
 
     def read_many(self, indices, threads=None):
         """(uint8 [n, S, S, C], used int64 [n]) for `indices`, decoded by a thread pool (Pillow
@@ -171,6 +180,13 @@ class ImageSet(Source):
         return self.images.shape[1]
 
     @property
+    def shape(self):
+        return self.images.shape
+
+    def __getitem__(self, index):
+        return self.images[index]
+
+    @property
     def in_memory(self):
         return self.images
 
@@ -211,7 +227,7 @@ class FileSource(Streamed):
 
     def __init__(self, name, files, image_size, labels=None, label_names=None):
         self.name = name
-        self.files = [Path(f) for f in files]
+        self.files = [str(f) for f in files]  # strings: 200,000 Paths take seconds to make
         self.image_size = image_size
         self.labels = labels or {}
         self.label_names = label_names or {}
@@ -223,14 +239,17 @@ class FileSource(Streamed):
         return load_image(self.files[index], self.image_size)
 
     def describe(self, index):
-        return str(self.files[index])
+        return self.files[index]
 
     def fingerprint(self):
         """Paths, sizes and modification times: cheap (no decoding) and changed by any edit."""
         digest = hashlib.sha256(f"files v1 {self.image_size}".encode())
         for path in self.files:
-            stat = path.stat() if path.exists() else None
-            digest.update(f"{path.resolve()}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
+            try:
+                stat = os.stat(path)
+                digest.update(f"{os.path.realpath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            except OSError:
+                digest.update(f"{path}\0missing\n".encode())
         return digest.hexdigest()
 
 
@@ -248,7 +267,7 @@ def course_folder(data_root, relative, dataset):
 def folder_source(folder, image_size, max_images=None, name=None):
     """The images under `folder` (recursively), listed, not decoded; --num-images spreads evenly."""
     folder = Path(folder).expanduser()
-    return FileSource(name or folder.name, spread(list_images(folder), max_images), image_size)
+    return FileSource(name or folder.name, spread(list_image_files(folder), max_images), image_size)
 
 
 def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_labels=False,
@@ -300,9 +319,25 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
         return folder_source(folder, image_size, num_images, name=dataset.lower())
     name = dataset.removeprefix("tfds:")
     keys = tuple(label_keys) if with_labels else ()
-    names = tfds_label_names(tfds_builder(name, data_dir), keys) if keys else {}
+    builder = tfds_builder(name, data_dir)
+    names = tfds_label_names(builder, keys) if keys else {}
+    if _too_large_for_memory(builder, "train", image_size, num_images):
+        from kerasgan.data.pack import tfds_pack
+
+        return tfds_pack(name, "train", image_size, data_dir, keys, names, num_images)
     images, labels = load_tfds(name, "train", image_size, data_dir, label_keys=keys, max_images=num_images)
     return ImageSet(name.replace("/", "_"), images, labels, names)
+
+
+def _too_large_for_memory(builder, split, image_size, max_images):
+    """Whether a TFDS split's decoded images would take more than --cache auto holds in memory."""
+    from kerasgan.data import cache
+
+    splits = getattr(getattr(builder, "info", None), "splits", {})
+    if split not in splits:
+        return False
+    count = min(splits[split].num_examples, max_images or np.iinfo(np.int64).max)
+    return count * image_size * image_size * 3 > cache.MEMORY_LIMIT
 
 
 def is_greyscale(images):
