@@ -124,6 +124,7 @@ started = time.perf_counter()
 for _ in range({batches}):
     next(iterator)
 print(64 * {batches} / (time.perf_counter() - started))
+del iterator
 """
     return float(measured_process([sys.executable, "-c", code])[2].strip().splitlines()[-1])
 

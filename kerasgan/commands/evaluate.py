@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.commands import common as cli
-from kerasgan.data.folder import list_images, read_rgb
+from kerasgan.data.folder import list_image_files, read_rgb
 from kerasgan.data.sources import folder_source, load_image_set
 from kerasgan.errors import UserError
 from kerasgan.export import GENERATOR_KINDS, find_export, load_saved_model, read_metadata
@@ -151,7 +151,7 @@ def load_signature(path):
 
 def first_image_side(folder):
     """The shorter side of the folder's first image: the default size to load folders at."""
-    return min(read_rgb(list_images(folder)[0]).shape[:2])
+    return min(read_rgb(list_image_files(folder)[0]).shape[:2])
 
 
 # -- generators ---------------------------------------------------------------------------

@@ -12,10 +12,14 @@ tensor; any other is decoded image by image in a parallel map (Pillow through
 flat however many images there are. Both give the same batches (tests/test_data.py).
 """
 
+import atexit
+import time
+
 import numpy as np
 import tensorflow as tf
 
 from kerasgan.augment.preprocess import preprocess_fn
+from kerasgan.errors import UserError
 
 
 def _index_stream(num_images, seed, start):
@@ -39,11 +43,33 @@ def _gather_reader(images):
     return lambda index: (tf.gather(images, index), index)
 
 
+# When the interpreter exits with a streaming iterator still alive (a script's global, a
+# traceback kept by Ctrl-C), the iterator is destroyed during finalization: it waits for its
+# in-flight decode calls, which wait for a GIL that finalizing Python no longer hands out, and
+# the process hangs (2 exits in 3 measured). So at exit, before finalization, reads return
+# at once (nothing consumes them any more) until the pipelines' buffers are full and no call
+# is in flight.
+_exiting = False
+_last_read = [0.0]
+
+
+@atexit.register
+def _let_pipelines_settle(quiet=0.1, limit=3.0):
+    global _exiting
+    _exiting = True
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and time.monotonic() - _last_read[0] < quiet:
+        time.sleep(quiet / 4)
+
+
 def _streamed_reader(source):
     """index -> (uint8 image, the index whose file was used): the source decodes the file."""
     shape = (source.image_size, source.image_size, source.channels or 3)
 
     def read(index):
+        _last_read[0] = time.monotonic()
+        if _exiting:
+            return np.zeros(shape, np.uint8), np.int64(index)
         image, used = source.read(int(index))
         return image, np.int64(used)
 
@@ -81,6 +107,9 @@ def make_dataset(images, image_size, batch_size, preprocess="basic", seed=0, sta
     per_batch = batch_size
     if shard is not None:
         worker, workers, replicas = shard
+        if batch_size % (workers * replicas):
+            raise UserError(f"a step's {batch_size} images do not split evenly over {workers * replicas} replicas: "
+                            "make --batch-size a multiple of the replica count")
         share = batch_size // workers
         stream = stream.filter(lambda position, index: (position % batch_size) // share == worker)
         per_batch = share // replicas

@@ -211,7 +211,10 @@ def dataset_name(config):
     from kerasgan.data.sources import COURSE_FOLDERS
 
     if config.dataset is None:
-        return Path(config.data_dir).expanduser().name if config.data_dir else "shapes"
+        if not config.data_dir:
+            return "shapes"
+        path = Path(config.data_dir).expanduser()
+        return path.stem if path.suffix.lower() == ".zip" else path.name  # a prepared zip: faces128
     if config.dataset.lower() in COURSE_FOLDERS:
         return config.dataset.lower()
     return config.dataset.removeprefix("tfds:").replace("/", "_")
