@@ -95,7 +95,7 @@ def _rgb(image):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image)
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def read_rgb(path):
@@ -111,8 +111,9 @@ def load_image(path, size):
         image = _rgb(image)
         width, height = image.size
         side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
+        if width != height:
+            left, top = (width - side) // 2, (height - side) // 2
+            image = image.crop((left, top, left + side, top + side))
         if side != size:
             image = image.resize((size, size), Image.LANCZOS)
         return np.asarray(image, dtype=np.uint8)

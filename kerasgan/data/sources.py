@@ -44,6 +44,7 @@ MAX_SUBSTITUTES = 64
 CHANNEL_SAMPLE = 256
 # In an error raised inside the input pipeline: training turns the text after it into one line.
 UNREADABLE = "kerasgan: unreadable data: "
+_CREATING = threading.Lock()
 
 
 class UnreadableData(UserError):
@@ -89,7 +90,9 @@ class Source:
     # -- reading, with unreadable files replaced --------------------------------------------
     def _bad_files(self):
         if "_bad" not in self.__dict__:
-            self._bad, self._bad_lock = {}, threading.Lock()
+            with _CREATING:  # decode threads may ask at once
+                if "_bad" not in self.__dict__:
+                    self._bad_lock, self._bad = threading.Lock(), {}
         return self._bad
 
     def _note_bad(self, index, error):
