@@ -11,9 +11,10 @@ Generates the folders it needs under --root once (1,000 and 200,000 JPEGs of 64 
   memory (ru_maxrss), each case in its own process, small and big interleaved, median of --repeats;
 - pipeline: images/s the input pipeline delivers from JPEG files (--cache none, basic
   preprocessing, batches of 64) against the DCGAN-64 batch-64 training step's images/s;
-- streamed vs memory: the step rate of the same training run (10,000 of the 64 px JPEGs)
+- streamed vs memory: the step time of the same training run (10,000 of the 64 px JPEGs)
   with its images decoded in memory or streamed from the files, runs interleaved so that both
-  see the same load.
+  see the same load; and the process's CPU seconds a step, which other work on the machine
+  disturbs less than wall time (decoding costs CPU that the step would otherwise use).
 
 The 2 CPU cores may be shared with other work: the load average is printed beside each figure.
 """
@@ -138,15 +139,16 @@ class Timer(keras.callbacks.Callback):
         super().__init__()
         self.times = []
     def on_train_batch_end(self, batch, logs=None):
-        self.times.append(time.perf_counter())
+        self.times.append((time.perf_counter(), time.process_time()))
 
 timer = Timer()
 folder, cache, runs, steps = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 GAN(model="dcgan", image_size=64, batch_size=64, cache=cache, num_images=10_000, verbose=0, no_export=True,
     sample_every=10_000, checkpoint_every=10_000).fit(folder, steps=steps, runs_dir=runs, name=f"rate_{cache}_{time.time_ns()}",
                                                        callbacks=[timer])
-gaps = [b - a for a, b in zip(timer.times[5:], timer.times[6:])]
-print(json.dumps(sorted(gaps)[len(gaps) // 2]))
+walls = sorted(b[0] - a[0] for a, b in zip(timer.times[5:], timer.times[6:]))
+(wall0, cpu0), (wall1, cpu1) = timer.times[5], timer.times[-1]
+print(json.dumps({"wall": walls[len(walls) // 2], "cpu": (cpu1 - cpu0) / (len(timer.times) - 6)}))
 """
 
 
@@ -161,11 +163,14 @@ def bench_pipeline(root, repeats, steps=25):
             seconds = json.loads(measured_process([sys.executable, "-c", STEP_RATE, str(root / "jpeg64_200k"), cache,
                                                    str(root / "runs"), str(steps)])[2].strip().splitlines()[-1])
             step[cache].append(seconds)
-            print(f"  step, --cache {cache}: {seconds:.3f} s (median of {steps - 6} steps) [{load()}]", flush=True)
-    memory, streamed = statistics.median(step["memory"]), statistics.median(step["none"])
-    print(f"DCGAN-64 batch-64 step: {64 / memory:.1f} images/s in memory, {64 / streamed:.1f} streamed "
-          f"({100 * (streamed / memory - 1):+.1f}% step time); pipeline / step = "
-          f"{rates['jpeg64_200k'] / (64 / memory):.1f}x")
+            print(f"  --cache {cache}: {seconds['wall']:.3f} s a step (median of {steps - 6}), {seconds['cpu']:.3f} "
+                  f"CPU-s a step (both cores) [{load()}]", flush=True)
+    wall = {c: statistics.median(r["wall"] for r in runs) for c, runs in step.items()}
+    cpu = {c: statistics.median(r["cpu"] for r in runs) for c, runs in step.items()}
+    print(f"DCGAN-64 batch-64 step: {64 / wall['memory']:.1f} images/s in memory, {64 / wall['none']:.1f} streamed "
+          f"({100 * (wall['none'] / wall['memory'] - 1):+.1f}% step time, medians of {repeats} runs); CPU a step "
+          f"{cpu['memory']:.3f} s in memory, {cpu['none']:.3f} s streamed ({100 * (cpu['none'] / cpu['memory'] - 1):+.1f}%)"
+          f"; pipeline / step = {rates['jpeg64_200k'] / (64 / wall['memory']):.1f}x")
 
 
 def main(argv=None):
