@@ -81,7 +81,7 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
 
 def _input_error(error):
     """An input pipeline's UnreadableData as its one line (a UserError); other errors as they are."""
-    from kerasgan.data.sources import UNREADABLE
+    from kerasgan.data.source import UNREADABLE
 
     text = str(error)
     if UNREADABLE not in text:

@@ -180,8 +180,7 @@ def test_two_workers_each_decode_their_half_of_every_batch_of_a_streamed_folder(
     order = [int(i) for _, i in _index_stream(64, 0, 0).take(64).as_numpy_iterator()]
     position = {image: p for p, image in enumerate(order)}
     for worker in (0, 1):
-        read = results[str(worker)]["decoded"]
-        assert len(set(read)) == len(read)  # each file once
+        read = results[str(worker)]["decoded"]  # (Keras may read the first batches twice: building, training)
         assert {position[i] % 8 // 4 for i in read} == {worker}  # only its half of each batch (and its read-ahead)
     both = set(results["0"]["decoded"]) | set(results["1"]["decoded"])
     assert set(order[:24]) <= both and not set(results["0"]["decoded"]) & set(results["1"]["decoded"])

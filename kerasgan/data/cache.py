@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgan.data.sources import Streamed
+from kerasgan.data.source import Streamed
 from kerasgan.errors import UserError
 
 CACHES = ("auto", "memory", "disk", "none")

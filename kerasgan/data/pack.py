@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from kerasgan.data.folder import load_image, spread
-from kerasgan.data.sources import Streamed
+from kerasgan.data.source import Streamed
 from kerasgan.errors import UserError
 
 INDEX = "kerasgan.json"

@@ -156,7 +156,7 @@ def judge_images(source, labels, limit=MAX_JUDGE_IMAGES):
 def fit_label_judge(images, labels, label_names, seed=0, **options):
     """A LabelJudge trained on real images (uint8 [N, S, S, C], or a source, of which at most
     MAX_JUDGE_IMAGES are read) and labels (options: held_out, steps, batch_size)."""
-    from kerasgan.data.sources import Source
+    from kerasgan.data.source import Source
 
     if isinstance(images, Source):
         images, labels = judge_images(images, labels)

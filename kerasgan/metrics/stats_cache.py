@@ -18,6 +18,7 @@ import tempfile
 
 import numpy as np
 
+from kerasgan.data.source import Source, content_hash  # noqa: F401  (content_hash: also this module's API)
 from kerasgan.metrics.fid import statistics
 from kerasgan.metrics.inception import to_uint8
 
@@ -32,17 +33,8 @@ def default_cache_dir():
     return os.path.join(root, "fid_stats")
 
 
-def content_hash(images_uint8):
-    """SHA-256 of the image bytes and shape (two sets with the same bytes but shapes differ)."""
-    digest = hashlib.sha256(str(images_uint8.shape).encode())
-    digest.update(np.ascontiguousarray(images_uint8).data)
-    return digest.hexdigest()
-
-
 def _streamed(images):
     """The source when `images` is a source that is not in memory, else None."""
-    from kerasgan.data.sources import Source
-
     return images if isinstance(images, Source) and images.in_memory is None else None
 
 

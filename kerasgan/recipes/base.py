@@ -105,7 +105,7 @@ def image_set_from(data, config, with_labels=False):
 
 def source_fields(data):
     """The config fields that name what a user hands `fit` (see `image_set_from`); {} for None."""
-    from kerasgan.data.sources import Source
+    from kerasgan.data.source import Source
 
     if data is None:
         return {}
