@@ -160,8 +160,8 @@ def test_two_workers_each_decode_their_half_of_every_batch_of_a_streamed_folder(
     folder = tmp_path / "images"
     folder.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(64):
-        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+    for i in range(512):  # more than the workers read ahead: what they decode stays in epoch 0
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
     ports = [str(free_port()), str(free_port())]
     outputs = {who: tmp_path / f"{who}.npz" for who in ("0", "1", "single")}
     processes = {who: subprocess.Popen([sys.executable, str(SCRIPTS / "multiworker_stream.py"), who, *ports,
@@ -176,8 +176,8 @@ def test_two_workers_each_decode_their_half_of_every_batch_of_a_streamed_folder(
     assert all(p.returncode == 0 for p in processes.values()), {w: e[-2000:] for w, e in errors.items()}
     results = {who: np.load(path) for who, path in outputs.items()}
     assert int(results["0"]["replicas"]) == 2
-    # Positions 0-23 are the 3 steps' global batches of 8 (epoch 0: 64 images, no repeats).
-    order = [int(i) for _, i in _index_stream(64, 0, 0).take(64).as_numpy_iterator()]
+    # Positions 0-23 are the 3 steps' global batches of 8 (epoch 0: 512 images, no repeats).
+    order = [int(i) for _, i in _index_stream(512, 0, 0).take(512).as_numpy_iterator()]
     position = {image: p for p, image in enumerate(order)}
     for worker in (0, 1):
         read = results[str(worker)]["decoded"]  # (Keras may read the first batches twice: building, training)
