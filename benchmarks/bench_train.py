@@ -31,8 +31,16 @@ from kerasgan.data.shapes import make_shapes
 from kerasgan.recipes import cyclegan as cyclegan_recipe
 from kerasgan.recipes import gan as gan_recipe
 
-PYTORCH_DCGAN = ["--width", "64", "--g-upsample", "transpose", "--loss", "bce"]
-MNIST_DCGAN = ["--image-size", "32", "--loss", "bce", "--d-norm", "none"]
+# Every option that shapes the step is pinned: a default that changes (the DCGAN's on the built-in
+# shapes once leaked in here: EMA, G's full-resolution convs, G at 1e-3) must not change the
+# network a row names. tests/test_benchmarks.py checks these rows against the networks named.
+PYTORCH_DCGAN = ["--width", "64", "--g-upsample", "transpose", "--loss", "bce", "--norm", "batch", "--noise-dim",
+                 "100", "--lr", "2e-4", "--beta1", "0.5", "--beta2", "0.999", "--ema", "0", "--g-full-res-convs", "0",
+                 "--diffaug", "none", "--n-critic", "1", "--init", "normal"]
+# The README's MNIST lines' DCGAN: BCE, no norm in D, G 5x faster than D, a weight average.
+MNIST_DCGAN = ["--image-size", "32", "--loss", "bce", "--d-norm", "none", "--width", "32", "--g-lr", "1e-3",
+               "--d-lr", "2e-4", "--ema", "0.999", "--latent", "uniform", "--noise-dim", "62", "--g-full-res-convs", "0",
+               "--diffaug", "none"]
 # name: (family, batch, CLI arguments, steps per window)
 MODELS = {
     "dcgan-64": ("dcgan", 16, ["--image-size", "64", *PYTORCH_DCGAN], 8),
@@ -69,12 +77,21 @@ class WindowTimer(keras.callbacks.Callback):
         self.start = now
 
 
-def build(name, xla, precision):
-    """(trainer, dataset, FLOPs per step) for a benchmark model, as its CLI would build it."""
+def config(name, xla="off", precision="float32"):
+    """The resolved config of a benchmark row, as its command line would build it. The data is
+    given as a folder, so no dataset's own defaults apply; the step is fed `shapes` images."""
     family, batch, argv, _ = MODELS[name]
     common = [*argv, "--batch-size", str(batch), "--xla", xla, "--precision", precision]
     if family == "dcgan":
-        args = train_gan.config_from_flags(common)
+        return train_gan.config_from_flags([*common, "--data-dir", "benchmark-images"])
+    return train_cyclegan.config_from_flags(common)
+
+
+def build(name, xla, precision):
+    """(trainer, dataset, FLOPs per step) for a benchmark model, as its CLI would build it."""
+    family, batch, _, _ = MODELS[name]
+    args = config(name, xla, precision)
+    if family == "dcgan":
         trainer, _ = scale.build_trainer(args, lambda: gan_recipe.build_trainer(args),
                                          lambda: gan_recipe.build_optimizers(args, 10**6))
         images, _ = make_shapes(max(4 * batch, 64), args.image_size)
@@ -82,7 +99,6 @@ def build(name, xla, precision):
         flops = gan_step_flops(trainer.generator, trainer.discriminator, batch, trainer.n_critic,
                                trainer.loss_kind == "wgan-gp" or bool(trainer.r1))
         return trainer, dataset, flops
-    args = train_cyclegan.config_from_flags(common)
     trainer, _ = scale.build_trainer(args, lambda: cyclegan_recipe.build_trainer(args),
                                      lambda: cyclegan_recipe.build_optimizers(args, 10**6, 2 * 10**6))
     pair = load_domains(None, image_size=args.image_size, num_images=8, num_test=1)
@@ -145,7 +161,6 @@ def main():
                 compiled = "" if (xla == "on") == r["xla"] else "  (Keras turned XLA off)"
                 rate = f"{r['img_s']:.1f}" if r["img_s"] >= 10 else f"{r['img_s']:.3f}"
                 print(f"{row}{rate:>8}{r['step_s']:>9.3f}{r['gflops']:>9.1f}{compiled}", flush=True)
-    keras.mixed_precision.set_global_policy("float32")
     for size in (64, 256):
         print(f"input pipeline (deluxe, {size}x{size}, batch 16): {pipeline_rate(size):.0f} img/s", flush=True)
 

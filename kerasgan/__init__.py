@@ -23,9 +23,37 @@ noise (kerasgan/commands); the library does not.
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def _refuse_a_library_module_run_as_a_command():
+    """`python -m kerasgan.experiment PLAN` (a natural guess) would import a library module and
+    exit 0 having done nothing; say which commands there are instead. Modules that run
+    something (`if __name__ == "__main__":`: `python -m kerasgan`, `.evaluate`, `.export`,
+    `.client`) are left alone. Only looks at this process's own `python -m kerasgan.X` line."""
+    argv = getattr(sys, "orig_argv", [])
+    if "-m" not in argv[:-1]:
+        return
+    module = argv[argv.index("-m") + 1]
+    if not module.startswith("kerasgan.") or module.endswith(".__main__"):
+        return
+    path = os.path.join(os.path.dirname(__file__), *module.split(".")[1:])
+    path = os.path.join(path, "__init__.py") if os.path.isdir(path) else path + ".py"
+    try:
+        with open(path) as source:
+            runs_something = 'if __name__ == "__main__":' in source.read()
+    except OSError:
+        return  # no such module: Python says so itself
+    if not runs_something:
+        sys.stderr.write(f"error: {module} is a library module, not a command: run `kerasgan COMMAND` (or `python -m "
+                         "kerasgan COMMAND` from a checkout); `kerasgan --help` lists the commands\n")
+        raise SystemExit(2)
+
+
+_refuse_a_library_module_run_as_a_command()
 
 __version__ = "0.2.0"
 
@@ -39,6 +67,8 @@ _API = {
     "CycleGANConfig": "kerasgan.config",
     "DiffusionConfig": "kerasgan.config",
     "UserError": "kerasgan.errors",
+    "InvalidValue": "kerasgan.errors",
+    "MissingPath": "kerasgan.errors",
 }
 __all__ = sorted(_API)
 

@@ -4,12 +4,15 @@ They count in trainer steps (`trainer.step`, the generator updates), not Keras e
 a resumed run logs, samples and checkpoints on the same schedule as an uninterrupted one.
 """
 
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasgan.errors import NonFiniteLoss
 from kerasgan.images import lerp, make_grid, save_gif, save_png, slerp, to_uint8
+from kerasgan.progress import duration, log, progress_bar
 from kerasgan.runs import save_checkpoint, trainer_step
 
 
@@ -97,6 +100,40 @@ class Checkpoint(StepCallback):
         save_checkpoint(self.model, self.run)
 
 
+class RunProgress(keras.callbacks.Callback):
+    """The run's progress in trainer steps over the whole run (Keras' own bar restarts every
+    "epoch"): `verbose` 1, a bar with step N of M, the rate, the time left and the last step's
+    values; 2, a line every 5% of the run, for logs; 0, nothing."""
+
+    def __init__(self, total_steps, verbose=1):
+        super().__init__()
+        self.total = total_steps
+        self.verbose = verbose
+
+    def on_train_begin(self, logs=None):
+        self.first = self.last = trainer_step(self.model)
+        self.started = time.perf_counter()
+        self.bar = progress_bar(self.total, "train", unit="step", initial=self.first, enabled=self.verbose == 1)
+        self.line_every = max(self.total // 20, 1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = trainer_step(self.model)
+        logs = logs or {}
+        shown = sorted(logs, key=lambda name: (not name.endswith("loss"), name))  # the losses first
+        values = ", ".join(f"{name} {float(logs[name]):.3g}" for name in shown)
+        self.bar.set_postfix_str(values, refresh=False)
+        self.bar.update(step - self.last)
+        self.last = step
+        if self.verbose == 2 and (step % self.line_every == 0 or step == self.total):
+            elapsed = time.perf_counter() - self.started
+            rate = (step - self.first) / elapsed if elapsed > 0 else 0.0
+            left = duration((self.total - step) / rate) if rate > 0 else "?"
+            log.info(f"step {step}/{self.total} ({step / self.total:.0%}), {rate:.2f} steps/s, {left} left: {values}")
+
+    def on_train_end(self, logs=None):
+        self.bar.close()
+
+
 class StopAtStep(keras.callbacks.Callback):
     """Ends `fit` after exactly `total_steps` trainer steps, whatever the epoch bookkeeping."""
 
@@ -110,20 +147,39 @@ class StopAtStep(keras.callbacks.Callback):
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Raises NonFiniteLoss at the first step whose logged losses hold a NaN or infinity.
+    """Raises NonFiniteLoss at the first step whose logged values hold a NaN or infinity, or
+    after `patience` steps in a row with a loss (a value whose name ends in "loss") above
+    `max_loss` in magnitude: a run that has blown up without reaching infinity (losses of 1e13
+    from a learning rate of 1e5) would otherwise finish and export noise. 0 turns the bound
+    off. GAN losses live within a few tens even early on (WGAN critics' within a few hundred);
+    the default 1e6 leaves them ample room.
 
     Keras has already read the step's logs back as Python floats for the callbacks, so the
     check costs no extra device read. `fit` lists it first, so no later callback (a
-    checkpoint, a sample grid, FID) sees the step. The logs are epoch means, which stay
-    non-finite once one step was.
+    checkpoint, a sample grid, FID) sees the step.
     """
 
+    def __init__(self, max_loss=0.0, patience=10):
+        super().__init__()
+        self.max_loss = max_loss
+        self.patience = patience
+        self.above = 0  # steps in a row with a loss above the bound
+
     def on_train_batch_end(self, batch, logs=None):
-        bad = {name: value for name, value in (logs or {}).items() if not _finite(value)}
+        logs = logs or {}
+        bad = {name: value for name, value in logs.items() if not _finite(value)}
         if bad:
             step = trainer_step(self.model)
             values = ", ".join(f"{name}={value}" for name, value in sorted(bad.items()))
             raise NonFiniteLoss(f"training diverged: {values} at step {step}", step)
+        huge = {name: float(value) for name, value in logs.items()
+                if name.endswith("loss") and self.max_loss and abs(float(value)) > self.max_loss}
+        self.above = self.above + 1 if huge else 0
+        if self.above >= self.patience:
+            step = trainer_step(self.model)
+            values = ", ".join(f"{name}={value:.3g}" for name, value in sorted(huge.items()))
+            raise NonFiniteLoss(f"training diverged: {values} at step {step}, losses above --max-loss "
+                                f"{self.max_loss:g} for {self.patience} steps in a row", step)
 
 
 def _finite(value):

@@ -17,10 +17,35 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from kerasgan.errors import UserError
-from kerasgan.latent import D_CONDITIONING, G_CONDITIONING
+# Each choice list is defined once, by the mechanism it names; the flags and checks here use it.
+from kerasgan.augment.preprocess import PREPROCESSING
+from kerasgan.data.cache import CACHES
+from kerasgan.errors import InvalidValue
+from kerasgan.latent import D_CONDITIONING, G_CONDITIONING, LATENT_PRIORS
+from kerasgan.losses import ADVERSARIAL_LOSSES, CYCLE_LOSSES
+from kerasgan.nets.cyclegan import DISCRIMINATORS
+from kerasgan.nets.dcgan import UPSAMPLING
+from kerasgan.nets.layers import ACTIVATIONS, INITS, NORMS
+from kerasgan.scale import PRECISIONS, STRATEGIES, XLA_MODES
+from kerasgan.trainers.cycle import CYCLE_ADVERSARIAL_LOSSES
+from kerasgan.trainers.diffusion import NOISE_SCHEDULES, PREDICTIONS
+from kerasgan.trainers.gan import LSGAN_TARGETS
+from kerasgan.trainers.infogan import CONTINUOUS_LOSSES
+from kerasgan.trainers.schedules import SCHEDULES
 
-MODELS = ("dcgan", "gan", "cgan", "cdcgan", "wgan", "wgan-gp", "lsgan", "infogan", "began")
+# The GAN family: what each model is (its defaults come from the tables below; `models_help`).
+MODEL_DESCRIPTIONS = {
+    "dcgan": "DCGAN (Radford et al. 2016)",
+    "gan": "MLP generator and discriminator (Goodfellow et al. 2014)",
+    "cgan": "conditional MLP GAN (Mirza & Osindero 2014)",
+    "cdcgan": "conditional DCGAN",
+    "wgan": "Wasserstein GAN, critic weights clipped (Arjovsky et al. 2017)",
+    "wgan-gp": "Wasserstein GAN, gradient penalty (Gulrajani et al. 2017)",
+    "lsgan": "least squares GAN with a/b/c targets (Mao et al. 2017)",
+    "infogan": "InfoGAN, categorical and continuous codes learnt by a Q head (Chen et al. 2016)",
+    "began": "BEGAN, autoencoder discriminator with k_t control (Berthelot et al. 2017)",
+}
+MODELS = tuple(MODEL_DESCRIPTIONS)
 # The models whose D has the minibatch standard deviation option: nets/dcgan.py's, BEGAN's encoder.
 MINIBATCH_STD_MODELS = ("dcgan", "lsgan", "wgan", "wgan-gp", "began")
 # The models whose G is nets/dcgan.py's build_generator (the --g-full-res-convs option).
@@ -32,20 +57,21 @@ CONDITIONAL = ("cgan", "cdcgan")
 # today's concat + concat stayed near chance (0.30 after 600) and cbn + acgan at 0.65.
 CONDITIONING_DEFAULTS = {"cdcgan": {"g_conditioning": "concat", "d_conditioning": "projection"},
                          "cgan": {"g_conditioning": "concat", "d_conditioning": "concat"}}
-GAN_LOSSES = ("lsgan", "bce", "hinge", "wgan", "wgan-gp")
-CYCLEGAN_LOSSES = ("lsgan", "bce", "hinge")
-NORMS = ("batch", "instance", "none")
-INITS = ("normal", "xavier", "kaiming")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("none", "mirrored", "multiworker")
-SCHEDULES = ("constant", "linear", "cosine")
 # kerasgan/data/cache.py; the same batches whichever is chosen, so a resumed run may change it.
 CACHE_HELP = ("where decoded images are kept: memory (decoded once at start), disk (decoded once into "
               "~/.cache/kerasgan/images, reused by later runs: for photos much larger than --image-size), none "
               "(decoded from the files as training reads them; memory stays flat); auto: memory when the decoded "
               "images take at most 512 MiB (40,000 images at 64 px, 10,000 at 128), else none. Same batches "
               "either way")
-NAME_PATTERN = r"[A-Za-z0-9._-]+"
+VERBOSITY = (0, 1, 2)
+VERBOSE_HELP = ("progress of the run: 1, a bar over the whole run (step N of M, rate, time left, the step's losses); "
+                "2, a line every 5%% of the run, for logs; 0, none")
+# Run and model names: one folder name, not hidden (so never "." or ".."), safe in any shell.
+NAME_PATTERN = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+
+
+def is_valid_name(name):
+    return re.fullmatch(NAME_PATTERN, name) is not None
 
 # -- the GAN family's defaults (train_dcgan.py --model NAME) ---------------------------------
 GAN_BASE_DEFAULTS = {"loss": "lsgan", "optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
@@ -119,6 +145,9 @@ def flags_of(f):
 class Config:
     """What GANConfig and CycleGANConfig share: dict/JSON round trip, defaults, checks."""
 
+    # The command that trains a run of this config (for messages about a run).
+    command = "kerasgan train"
+
     @classmethod
     def fields(cls):
         return dataclasses.fields(cls)
@@ -135,7 +164,7 @@ class Config:
         unknown = sorted(set(values) - names)
         if unknown and strict:
             close = ", ".join(unknown)
-            raise UserError(f"unknown {cls.__name__} option(s): {close}")
+            raise InvalidValue(f"unknown {cls.__name__} option(s): {close}")
         kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items() if k in names}
         if not strict:
             kwargs = {**cls.ADDED_FIELDS, **kwargs}
@@ -170,29 +199,39 @@ class Config:
         try:
             return parse_policy(self.diffaug)
         except ValueError as error:
-            raise UserError(str(error)) from None
+            raise InvalidValue(str(error)) from None
 
     def check_common(self):
         """Checks shared by every recipe; each failure is one line naming the flag."""
         for f in self.fields():
             value = getattr(self, f.name)
             if f.metadata.get("positive") and value is not None and (not isinstance(value, int) or value < 1):
-                raise UserError(f"{flags_of(f)[0]} must be a positive integer, got {value}")
+                raise InvalidValue(f"{flags_of(f)[0]} must be a positive integer, got {value}")
+            choices = f.metadata.get("choices")
+            if choices and value is not None and value not in choices:
+                raise InvalidValue(f"{flags_of(f)[0]} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        if not (math.isfinite(self.max_loss) and self.max_loss >= 0):
+            raise InvalidValue(f"--max-loss must be 0 (off) or a positive number, got {self.max_loss}")
+        if not (isinstance(self.seed, int) and 0 <= self.seed < 2**32):
+            raise InvalidValue(f"--seed must be a whole number from 0 to {2**32 - 1}, got {self.seed}")
         if getattr(self, "fid_every", 0) < 0:
-            raise UserError(f"--fid-every must be 0 or more, got {self.fid_every}")
+            raise InvalidValue(f"--fid-every must be 0 or more, got {self.fid_every}")
         for name in ("lr", "g_lr", "d_lr"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise UserError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+                raise InvalidValue(f"--{name.replace('_', '-')} must be a positive number, got {value}")
         for name in ("beta1", "beta2"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value < 1.0:
-                raise UserError(f"--{name} must be in [0, 1), got {value}")
-        if self.name is not None and not re.fullmatch(NAME_PATTERN, self.name):
-            raise UserError(f"--name {self.name!r} may only hold letters, digits, '.', '_' and '-'")
+                raise InvalidValue(f"--{name} must be in [0, 1), got {value}")
+        if self.name is not None and not is_valid_name(self.name):
+            raise InvalidValue(f"--name {self.name!r} may only hold letters, digits, '.', '_' and '-', and may not "
+                            "start with '.'")
         if self.dataset in ("shapes", "shapes-dot") and self.data_dir:
-            raise UserError(f"--dataset {self.dataset} is built in and reads no files: drop --data-dir, or drop "
+            raise InvalidValue(f"--dataset {self.dataset} is built in and reads no files: drop --data-dir, or drop "
                             "--dataset to train on the folder")
+        if self.steps is not None and self.epochs is not None:
+            raise InvalidValue(f"--steps {self.steps} and --epochs {self.epochs} both set the run's length: give one")
         self.diffaug_policy  # noqa: B018  (raises on an unknown policy)
         return self
 
@@ -226,7 +265,7 @@ class GANConfig(Config):
                                     choices=(16, 32, 64, 128, 256))
     data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
                                            "random flip", flags=("--data-preprocess", "--data_preprocess"),
-                                  group="data", choices=("basic", "deluxe"))
+                                  group="data", choices=PREPROCESSING)
     # Resolved from the data when training starts (GAN.fit) and recorded in config.json, so
     # load_run and resume rebuild the same networks.
     channels: int | None = option(None, "image channels of G and D: 1 (greyscale) or 3 (default: 1 when every "
@@ -236,7 +275,7 @@ class GANConfig(Config):
                                   choices=(1, 3))
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
-    cache: str = option("auto", CACHE_HELP, group="data", choices=("auto", "memory", "disk", "none"),
+    cache: str = option("auto", CACHE_HELP, group="data", choices=CACHES,
                         changes_run=False)
     diffaug: str | None = option(None, "DiffAugment policies applied to real and fake images, e.g. "
                                      "color,translation,cutout (bare flag: all three; none: off; default off)",
@@ -257,9 +296,11 @@ class GANConfig(Config):
     log_every: int = option(10, "TensorBoard scalar interval", changes_run=False, positive=True)
     xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only (on CPUs TensorFlow's "
                               "oneDNN graph kernels were faster, see README Benchmarks)",
-                      choices=("auto", "on", "off"), changes_run=False)
+                      choices=XLA_MODES, changes_run=False)
     no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
-    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2), changes_run=False)
+    verbose: int = option(1, VERBOSE_HELP, choices=VERBOSITY, changes_run=False)
+    max_loss: float = option(1e6, "stop the run as a diverged one (exit status 3, nothing exported) when a loss stays "
+                                  "above this magnitude for 10 steps in a row; 0: never", changes_run=False)
     # optimization
     lr: float | None = option(None, "learning rate of both nets (default 2e-4; wgan 5e-5, wgan-gp and began 1e-4)",
                               group="optimization")
@@ -297,13 +338,13 @@ class GANConfig(Config):
     # model
     model: str = option("dcgan", "the GAN variant (see below)", group="model", choices=MODELS)
     loss: str | None = option(None, "adversarial loss (default: the model's; dcgan on shapes bce)", group="model",
-                             choices=GAN_LOSSES)
+                             choices=ADVERSARIAL_LOSSES)
     noise_dim: int | None = option(None, "default 100 (infogan 62, began 64)", flags=("--noise-dim", "--noise_size"),
                                    group="model", positive=True)
     width: int | None = option(None, "base channel count (default 32; dcgan on shapes 16): G starts at width*8 "
                                      "channels, D ends there (MLP: hidden layers of width*8..width*32 units)",
                                flags=("--width", "--conv_dim"), group="model", positive=True)
-    g_upsample: str = option("upsample", group="model", choices=("upsample", "transpose"))
+    g_upsample: str = option("upsample", group="model", choices=UPSAMPLING)
     g_full_res_convs: int | None = option(None, "convs with norm and activation at full resolution after G's last "
                                                 "upsampling, then a 3x3 conv draws the image from their features "
                                                 "(default 0: DCGAN, the last upsampling conv draws it; dcgan on "
@@ -318,9 +359,9 @@ class GANConfig(Config):
     init: str | None = option(None, "weight init: DCGAN's N(0, 0.02) (default), Xavier (began's default) or "
                                     "Kaiming", group="model", choices=INITS)
     activation: str | None = option(None, "for G and D (default: G relu, D leaky_relu; MLP leaky_relu; began elu)",
-                                    group="model", choices=("relu", "leaky_relu", "selu", "elu"))
+                                    group="model", choices=ACTIVATIONS)
     latent: str | None = option(None, "noise prior: normal, or uniform(-1, 1) (default for began and infogan)", group="model",
-                                choices=("normal", "uniform"))
+                                choices=LATENT_PRIORS)
     n_critic: int | None = option(None, "D updates per G update (default 1; 5 for wgan and wgan-gp)",
                                   flags=("--n-critic", "--d_train_iters"), group="model", positive=True)
     gp_weight: float = option(10.0, "WGAN-GP lambda", group="model")
@@ -330,7 +371,7 @@ class GANConfig(Config):
     clip_value: float = option(0.01, "WGAN weight clipping bound c", group="model")
     r1: float = option(0.0, "R1 penalty weight gamma: D's squared gradient on real images times gamma / 2 "
                             "(Mescheder et al. 2018; lsgan, bce, hinge; 0: off)", group="model")
-    lsgan_targets: tuple = option((0.0, 1.0, 1.0), "least squares targets: D pushes fake to a and real to b, G "
+    lsgan_targets: tuple = option(LSGAN_TARGETS, "least squares targets: D pushes fake to a and real to b, G "
                                                    "pushes fake to c (default 0 1 1; the Pearson chi^2 choice is "
                                                    "-1 1 0)", group="model", nargs=3, metavar=("A", "B", "C"))
     label_smoothing: float = option(0.0, "one-sided: real target 1 - s (lsgan, bce)", group="model")
@@ -373,7 +414,7 @@ class GANConfig(Config):
     info_continuous_weight: float = option(0.1, "weight of the continuous codes' term inside it", group="infogan")
     info_continuous_loss: str = option("mse", "mse: a Gaussian of fixed variance, as the paper's code (default); "
                                               "gaussian: Q also predicts the variance", group="infogan",
-                                       choices=("gaussian", "mse"))
+                                       choices=CONTINUOUS_LOSSES)
     info_supervised: str | None = option(None, "a label attribute that becomes a categorical code Q also "
                                                "learns from real labels", group="infogan", metavar="ATTRIBUTE")
     # BEGAN
@@ -384,7 +425,7 @@ class GANConfig(Config):
     def resolved(self):
         """Every None that has a model default filled: first the model's, then its loss's."""
         if self.model not in MODELS:
-            raise UserError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+            raise InvalidValue(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         defaults = {**GAN_BASE_DEFAULTS, **GAN_MODEL_DEFAULTS[self.model]}
         if self.model == "dcgan" and self.dataset in (None, "shapes") and not self.data_dir:
             defaults.update(SHAPES_DCGAN_DEFAULTS)
@@ -403,63 +444,71 @@ class GANConfig(Config):
 
     def check(self):
         self.check_common()
-        for name in ("label_smoothing",):
-            value = getattr(self, name)
-            if not 0.0 <= value < 1.0:
-                raise UserError(f"--label-smoothing must be in [0, 1), got {value}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise InvalidValue(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        loss = self.loss or ("bce" if self.model == "began" else None)
+        if loss in ("hinge", "wgan", "wgan-gp") or self.model == "began":
+            given = [flag for flag, on in (("--label-smoothing", self.label_smoothing), ("--noisy-labels", self.noisy_labels)) if on]
+            if given:
+                what = "began's autoencoder D" if self.model == "began" else f"--loss {loss}"
+                raise InvalidValue(f"{' and '.join(given)} soften the lsgan and bce losses' real/fake targets; {what} has "
+                                "no targets to soften: drop the flag")
+        if loss is not None and loss != "lsgan" and tuple(self.lsgan_targets) != LSGAN_TARGETS:
+            raise InvalidValue(f"--lsgan-targets set the least squares loss's targets, not --loss {loss}'s: drop the flag "
+                            "or use --loss lsgan")
         for name in ("gp_weight", "gp_center", "r1", "info_weight", "info_continuous_weight", "began_lambda_k"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
-                raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+                raise InvalidValue(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
         if not (math.isfinite(self.clip_value) and self.clip_value > 0):
-            raise UserError(f"--clip-value must be a positive number, got {self.clip_value}")
+            raise InvalidValue(f"--clip-value must be a positive number, got {self.clip_value}")
         if not 0.0 < self.began_gamma <= 1.0:
-            raise UserError(f"--began-gamma must be in (0, 1], got {self.began_gamma}")
+            raise InvalidValue(f"--began-gamma must be in (0, 1], got {self.began_gamma}")
         if self.info_continuous < 0:
-            raise UserError(f"--info-continuous must be 0 or more, got {self.info_continuous}")
+            raise InvalidValue(f"--info-continuous must be 0 or more, got {self.info_continuous}")
         if self.ema is not None and not 0.0 <= self.ema < 1.0:
-            raise UserError(f"--ema must be in [0, 1) (0: off), got {self.ema}")
+            raise InvalidValue(f"--ema must be in [0, 1) (0: off), got {self.ema}")
         if self.lr_decay_start and self.lr_schedule != "linear":
-            raise UserError(f"--lr-decay-start holds the rate before a linear decay: add --lr-schedule linear "
+            raise InvalidValue(f"--lr-decay-start holds the rate before a linear decay: add --lr-schedule linear "
                             f"(got {self.lr_schedule})")
         if self.lr_decay_start < 0 or (self.steps is not None and self.lr_decay_start >= self.steps):
-            raise UserError(f"--lr-decay-start must be in [0, --steps) = [0, {self.steps}), got {self.lr_decay_start}")
+            raise InvalidValue(f"--lr-decay-start must be in [0, --steps) = [0, {self.steps}), got {self.lr_decay_start}")
         if self.model in CONDITIONAL:
             self.check_conditioning()
         if self.label_accuracy_every < 0:
-            raise UserError(f"--label-accuracy-every must be 0 or more, got {self.label_accuracy_every}")
+            raise InvalidValue(f"--label-accuracy-every must be 0 or more, got {self.label_accuracy_every}")
         if self.label_accuracy_every and self.model not in CONDITIONAL:
-            raise UserError(f"--label-accuracy-every measures conditional models (cgan, cdcgan), not {self.model}")
+            raise InvalidValue(f"--label-accuracy-every measures conditional models (cgan, cdcgan), not {self.model}")
         if self.minibatch_std and self.model not in MINIBATCH_STD_MODELS:
-            raise UserError(f"--minibatch-std is built into the DCGAN and BEGAN discriminators "
+            raise InvalidValue(f"--minibatch-std is built into the DCGAN and BEGAN discriminators "
                             f"({', '.join(MINIBATCH_STD_MODELS)}), not {self.model}'s")
         if self.g_full_res_convs < 0:
-            raise UserError(f"--g-full-res-convs must be 0 or more, got {self.g_full_res_convs}")
+            raise InvalidValue(f"--g-full-res-convs must be 0 or more, got {self.g_full_res_convs}")
         if self.g_full_res_convs and self.model not in DCGAN_G_MODELS:
-            raise UserError(f"--g-full-res-convs is an option of the DCGAN generator ({', '.join(DCGAN_G_MODELS)}), "
+            raise InvalidValue(f"--g-full-res-convs is an option of the DCGAN generator ({', '.join(DCGAN_G_MODELS)}), "
                             f"not {self.model}'s")
         if self.g_full_res_convs and self.image_size >= 256:
-            raise UserError("--g-full-res-convs: the 256 px generator's blocks already have two convs each; "
+            raise InvalidValue("--g-full-res-convs: the 256 px generator's blocks already have two convs each; "
                             "drop the flag or use --image-size 128 or less")
         if self.r1 and (self.model == "began" or self.loss in ("wgan", "wgan-gp")):
             what = "began's autoencoder D" if self.model == "began" else f"--loss {self.loss}"
-            raise UserError(f"--r1 penalizes the lsgan, bce and hinge losses' D, not {what} (WGAN-GP has its own "
+            raise InvalidValue(f"--r1 penalizes the lsgan, bce and hinge losses' D, not {what} (WGAN-GP has its own "
                             f"--gp-weight)")
         if self.interpolate and self.model in (*CONDITIONAL, "infogan"):
-            raise UserError(f"--interpolate walks the noise of unconditional models, not {self.model}")
+            raise InvalidValue(f"--interpolate walks the noise of unconditional models, not {self.model}")
         return self
 
     def check_conditioning(self):
         if self.model == "cgan" and self.g_conditioning == "cbn":
-            raise UserError("--g-conditioning cbn needs the DCGAN generator (--model cdcgan); cgan's MLP conditions "
+            raise InvalidValue("--g-conditioning cbn needs the DCGAN generator (--model cdcgan); cgan's MLP conditions "
                             "by concat")
         if self.mismatch == "on" and self.no_mismatch:
-            raise UserError("--mismatch on and --no-mismatch contradict each other: give one")
+            raise InvalidValue("--mismatch on and --no-mismatch contradict each other: give one")
         if self.mismatch == "on" and self.d_conditioning == "acgan":
-            raise UserError("--mismatch on needs a discriminator that reads labels (concat, projection): acgan's "
+            raise InvalidValue("--mismatch on needs a discriminator that reads labels (concat, projection): acgan's "
                             "classifies the image instead")
         if not (math.isfinite(self.ac_weight) and self.ac_weight >= 0):
-            raise UserError(f"--ac-weight must be 0 or more, got {self.ac_weight}")
+            raise InvalidValue(f"--ac-weight must be 0 or more, got {self.ac_weight}")
 
     @property
     def uses_mismatch(self):
@@ -480,9 +529,38 @@ class GANConfig(Config):
         return f"{self.model}_{dataset_name}_{self.image_size}"
 
 
+# The defaults `models_help` lists for each model, where they differ from the DCGAN's.
+SHOWN_DEFAULTS = ("loss", "optimizer", "lr", "g_lr", "beta1", "beta2", "n_critic", "image_size", "noise_dim", "latent",
+                  "init", "d_norm", "batch_size", "width", "ema", "g_full_res_convs", "d_conditioning")
+
+
+def models_help():
+    """A line per model of the GAN family: what it is and how its defaults differ from the
+    DCGAN's, read from the tables above, so the help cannot drift from them."""
+    base = GANConfig(model="dcgan", data_dir="images").resolved()
+
+    def listing(config, against=None):
+        shown = [(flags_of(f)[0], getattr(config, f.name)) for f in GANConfig.fields() if f.name in SHOWN_DEFAULTS
+                 and getattr(config, f.name) is not None
+                 and (against is None or getattr(config, f.name) != getattr(against, f.name))
+                 and not (config.model == "began" and f.name == "loss")]  # BEGAN's D has its own loss
+        return ", ".join(f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}" for flag, value in shown)
+
+    lines = [f"  {model:<8} {text}: {listing(GANConfig(model=model, data_dir='images').resolved(), base) or 'as dcgan'}"
+             for model, text in MODEL_DESCRIPTIONS.items() if model != "dcgan"]
+    return "\n".join([
+        "models (flags you give override these defaults):",
+        f"  dcgan    {MODEL_DESCRIPTIONS['dcgan']}: {listing(base)}",
+        *lines,
+        f"  on the built-in shapes (no --dataset or --data-dir) the dcgan takes instead: "
+        f"{listing(GANConfig(model='dcgan').resolved(), base)}"])
+
+
 @dataclass
 class CycleGANConfig(Config):
     """Every option of a CycleGAN run (`train_cyclegan.py`); None means the image size's default."""
+
+    command = "kerasgan train-cyclegan"
 
     # data
     dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under "
@@ -494,9 +572,9 @@ class CycleGANConfig(Config):
     data_preprocess: str | None = option(None, "basic: resize only; deluxe: 1.1x bicubic resize (286 at 256), "
                                                "random crop, random flip (default basic at 64, deluxe at 256)",
                                          flags=("--data-preprocess", "--data_preprocess"), group="data",
-                                         choices=("basic", "deluxe"))
+                                         choices=PREPROCESSING)
     num_images: int | None = option(None, "images to generate (shapes) or to read at most per domain", group="data", positive=True)
-    cache: str = option("auto", CACHE_HELP, group="data", choices=("auto", "memory", "disk", "none"),
+    cache: str = option("auto", CACHE_HELP, group="data", choices=CACHES,
                         changes_run=False)
     diffaug: str = option("", "DiffAugment policies applied to real and fake images (bare flag: "
                               "color,translation,cutout)", flags=("--diffaug", "--use_diffaug"), group="data",
@@ -515,18 +593,22 @@ class CycleGANConfig(Config):
     exports_dir: str = option("exports", changes_run=False)
     seed: int = option(0)
     steps: int | None = option(None, "training steps; the LR decays over the last half", changes_run=False, positive=True)
-    epochs: int | None = option(None, "epochs at constant LR (default: 100)", flags=("--epochs", "--num_epochs"), positive=True)
+    epochs: int | None = option(None, "epochs at constant LR (default: 100)", flags=("--epochs", "--num_epochs"),
+                                changes_run=False, positive=True)
     decay_epochs: int | None = option(None, "epochs of linear LR decay to 0 after --epochs (default: as many as "
-                                            "--epochs)", flags=("--decay-epochs", "--n_epochs_decay"))
+                                            "--epochs)", flags=("--decay-epochs", "--n_epochs_decay"),
+                                      changes_run=False)
     batch_size: int | None = option(None, "default 16 at 64, 1 at 256", flags=("--batch-size", "--batch_size"), positive=True)
     sample_every: int = option(200, flags=("--sample-every", "--sample_every"), changes_run=False, positive=True)
     # CycleGAN steps are slow on a CPU (seconds each): checkpoints come more often than DCGAN's.
     checkpoint_every: int = option(100, flags=("--checkpoint-every", "--checkpoint_every"), changes_run=False, positive=True)
     log_every: int = option(10, "TensorBoard scalar interval", changes_run=False, positive=True)
-    xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=("auto", "on", "off"),
+    xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=XLA_MODES,
                       changes_run=False)
     no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
-    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2), changes_run=False)
+    verbose: int = option(1, VERBOSE_HELP, choices=VERBOSITY, changes_run=False)
+    max_loss: float = option(1e6, "stop the run as a diverged one (exit status 3, nothing exported) when a loss stays "
+                                  "above this magnitude for 10 steps in a row; 0: never", changes_run=False)
     # optimization
     lr: float = option(2e-4, "learning rate of all four nets", group="optimization")
     g_lr: float | None = option(None, "generators' learning rate (default: --lr)", group="optimization")
@@ -542,18 +624,18 @@ class CycleGANConfig(Config):
     strategy: str = option("none", "mirrored: all local GPUs; multiworker: several machines configured by "
                                    "TF_CONFIG", group="speed and scale", choices=STRATEGIES, changes_run=False)
     # model
-    loss: str = option("lsgan", "adversarial loss", group="model", choices=CYCLEGAN_LOSSES)
+    loss: str = option("lsgan", "adversarial loss", group="model", choices=CYCLE_ADVERSARIAL_LOSSES)
     lambda_cycle: float = option(10.0, "weight of the cycle-consistency loss",
                                  flags=("--lambda-cycle", "--lambda_cycle"), group="model")
     cycle_loss: str = option("l1", "l1, or ssim: 0.84 * (1 - SSIM) + 0.16 * L1 (Zhao et al.)",
-                             flags=("--cycle-loss", "--cycle_loss"), group="model", choices=("l1", "ssim"))
+                             flags=("--cycle-loss", "--cycle_loss"), group="model", choices=CYCLE_LOSSES)
     use_identity_loss: bool = option(False, "add the identity loss with --lambda-identity 0.5",
                                      flags=("--use-identity-loss", "--use_identity_loss"), group="model")
     lambda_identity: float | None = option(None, "identity-loss weight as a fraction of --lambda-cycle (default "
                                                  "0, or 0.5 with --use_identity_loss)",
                                            flags=("--lambda-identity", "--lambda_identity"), group="model")
     disc: str = option("patch", "PatchGAN (46x46 patches at 64, 70x70 at 256) or the DCGAN discriminator",
-                       group="model", choices=("patch", "dc"))
+                       group="model", choices=DISCRIMINATORS)
     g_blocks: int | None = option(None, "residual blocks in each generator (default 6 at 64, 9 at 256)",
                                   flags=("--g-blocks", "--g_blocks"), group="model", positive=True)
     g_filters: int = option(64, "generator width (first conv's channels)", flags=("--g-filters", "--g_conv_dim"),
@@ -583,14 +665,14 @@ class CycleGANConfig(Config):
     def check(self):
         self.check_common()
         if not 0.0 <= self.ema < 1.0:
-            raise UserError(f"--ema must be in [0, 1) (0: off), got {self.ema}")
+            raise InvalidValue(f"--ema must be in [0, 1) (0: off), got {self.ema}")
         for flag, value in (("--pool-size", self.pool_size), ("--decay-epochs", self.decay_epochs)):
             if value is not None and value < 0:
-                raise UserError(f"{flag} must be 0 or more, got {value}")
+                raise InvalidValue(f"{flag} must be 0 or more, got {value}")
         for name in ("lambda_cycle", "lambda_identity"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value >= 0):
-                raise UserError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+                raise InvalidValue(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
         return self
 
     def default_name(self, dataset_name):
@@ -603,6 +685,7 @@ class CycleGANConfig(Config):
 class DiffusionConfig(Config):
     """Every option of a denoising diffusion run (`train_diffusion.py`); None means the preset's default."""
 
+    command = "kerasgan train-diffusion"
     # The shared data loader and checks read these; a diffusion run is unconditional and trains
     # on the data as it is (DiffAugment would teach it the augmented images).
     model = "diffusion"
@@ -621,10 +704,10 @@ class DiffusionConfig(Config):
                              choices=(16, 32, 64, 128))
     data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
                                            "random flip", flags=("--data-preprocess", "--data_preprocess"),
-                                  group="data", choices=("basic", "deluxe"))
+                                  group="data", choices=PREPROCESSING)
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
-    cache: str = option("auto", CACHE_HELP, group="data", choices=("auto", "memory", "disk", "none"),
+    cache: str = option("auto", CACHE_HELP, group="data", choices=CACHES,
                         changes_run=False)
     # run
     name: str | None = option(None, "run name (default: diffusion_<data>_<size>)", changes_run=False)
@@ -640,10 +723,12 @@ class DiffusionConfig(Config):
     checkpoint_every: int = option(250, flags=("--checkpoint-every", "--checkpoint_every"), changes_run=False,
                                    positive=True)
     log_every: int = option(10, "TensorBoard scalar interval", changes_run=False, positive=True)
-    xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=("auto", "on", "off"),
+    xla: str = option("auto", "compile the train step with XLA; auto: on GPUs only", choices=XLA_MODES,
                       changes_run=False)
     no_export: bool = option(False, "skip the SavedModel export at the end", changes_run=False)
-    verbose: int = option(1, "Keras progress output", choices=(0, 1, 2), changes_run=False)
+    verbose: int = option(1, VERBOSE_HELP, choices=VERBOSITY, changes_run=False)
+    max_loss: float = option(1e6, "stop the run as a diverged one (exit status 3, nothing exported) when a loss stays "
+                                  "above this magnitude for 10 steps in a row; 0: never", changes_run=False)
     # optimization
     lr: float = option(2e-4, "Adam learning rate", group="optimization")
     beta1: float = option(0.9, "Adam beta1", group="optimization")
@@ -676,9 +761,9 @@ class DiffusionConfig(Config):
                                group="model", positive=True)
     timesteps: int = option(1000, "diffusion steps T of training", group="model", positive=True)
     schedule: str = option("cosine", "noise schedule: linear (DDPM) or cosine (improved DDPM)", group="model",
-                           choices=("linear", "cosine"))
+                           choices=NOISE_SCHEDULES)
     prediction: str = option("eps", "what the network predicts: the noise (eps) or v", group="model",
-                             choices=("eps", "v"))
+                             choices=PREDICTIONS)
     sample_steps: int = option(50, "DDIM steps for sample grids, sample() and the export's default",
                                group="model", changes_run=False, positive=True)
 
@@ -688,14 +773,14 @@ class DiffusionConfig(Config):
     def check(self):
         self.check_common()
         if self.width is not None and self.width % 8:
-            raise UserError(f"--width must be a multiple of 8 (the U-Net's group norm), got {self.width}")
+            raise InvalidValue(f"--width must be a multiple of 8 (the U-Net's group norm), got {self.width}")
         if not 0.0 <= self.ema < 1.0:
-            raise UserError(f"--ema must be in [0, 1), got {self.ema}")
+            raise InvalidValue(f"--ema must be in [0, 1), got {self.ema}")
         if self.timesteps < 2:
-            raise UserError(f"--timesteps must be at least 2, got {self.timesteps}")
+            raise InvalidValue(f"--timesteps must be at least 2, got {self.timesteps}")
         for flag, value in (("--sample-steps", self.sample_steps), ("--fid-steps", self.fid_steps)):
             if value > self.timesteps:
-                raise UserError(f"{flag} {value} is more than the {self.timesteps} --timesteps trained")
+                raise InvalidValue(f"{flag} {value} is more than the {self.timesteps} --timesteps trained")
         return self
 
     def default_name(self, dataset_name):

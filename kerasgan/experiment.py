@@ -41,10 +41,8 @@ Beside the runs, `<out>/` receives:
                 are in its own logs/ (`tensorboard --logdir <out>`, HPARAMS tab)
 
 Each cell also keeps `experiment.json` (its wall time, summed over interruptions, and its
-result) and `losses.csv` (every step's losses). To make those per-step values, and so the
-"last losses" of the table, independent of where a run was interrupted, the runner resets
-the trainer's loss trackers before every step: in an experiment's runs the logged losses
-(TensorBoard too) are each step's own values, not Keras' running means over the epoch.
+result) and `losses.csv` (every step's losses: the trainers return each step's own values, so
+the "last losses" of the table do not depend on where a run was interrupted).
 """
 
 import csv
@@ -62,9 +60,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kerasgan.config import NAME_PATTERN, CycleGANConfig, GANConfig
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
+from kerasgan.progress import duration
+from kerasgan.progress import log as logger
+from kerasgan.runs import checkpoint_step
 
 RECIPES = {"gan": GANConfig, "cyclegan": CycleGANConfig}
+report_line = logger.info  # where the runner's lines go unless a caller passes `log`
 PLAN_KEYS = ("recipe", "description", "seeds", "base", "axes", "variants")
 RUNNER_OWNED = {
     "name": "the runner names every cell's run",
@@ -202,7 +204,7 @@ def read_plan(path, overrides=(), out=None):
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UserError(f"plan {path} not found")
+        raise MissingPath(f"plan {path} not found")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
@@ -290,7 +292,7 @@ def read_plan(path, overrides=(), out=None):
     if base.get("fid_weights") not in (None, "imagenet", "random"):
         weights = Path(base["fid_weights"]).expanduser().resolve()
         if not weights.is_file():
-            raise UserError(f"{where} fid_weights: file not found: {weights}")
+            raise MissingPath(f"{where} fid_weights: file not found: {weights}")
         base["fid_weights"] = str(weights)
 
     out = Path(out).expanduser() if out else path.with_suffix("")
@@ -323,7 +325,7 @@ def _toml(value):
     return json.dumps(value) if not isinstance(value, bool) else ("true" if value else "false")
 
 
-def check_fid(plan, log=print):
+def check_fid(plan, log=report_line):
     """Turns FID/KID off in every cell, with one line saying why, when the plan asks for the
     ImageNet Inception weights and they cannot be had (offline, no cached copy); notes
     random-weight scores as meaningless. Returns the plan."""
@@ -366,14 +368,6 @@ def write_state(root, state):
     write_json(Path(root) / STATE_FILE, state)
 
 
-def checkpoint_step(run):
-    """The step of the run's latest checkpoint (0 without one)."""
-    try:
-        return int(json.loads((run.checkpoints / "latest.json").read_text())["step"])
-    except (FileNotFoundError, ValueError, KeyError):
-        return 0
-
-
 def read_losses(root):
     """[(step, {loss: value})] from a cell's losses.csv, skipping a line cut short by a kill."""
     path = Path(root) / LOSSES_FILE
@@ -403,22 +397,18 @@ def _cell_recorder_class():
     class CellRecorder(keras.callbacks.Callback):
         """Records a cell's per-step losses (losses.csv) and its time (experiment.json).
 
-        Resets the trainer's loss trackers before every step, so each step's logs are that
-        step's values (see the module docstring). The time is saved just before every
-        checkpoint (the recipes run extra callbacks before their own), so after a kill it
-        counts the work the checkpoint kept (scaled down when the kill fell between the two):
-        `wall_s` sums, over the sessions, the time from calling fit to the last checkpoint each
-        session left, and `steps_per_s` leaves out each session's first step (tracing, compiling).
+        The time is saved just before every checkpoint (the recipes run extra callbacks
+        before their own), so after a kill it counts the work the checkpoint kept (scaled down
+        when the kill fell between the two): `wall_s` sums, over the sessions, the time from
+        calling fit to the last checkpoint each session left, and `steps_per_s` leaves out each
+        session's first step (tracing, compiling).
         """
 
-        def __init__(self, root, started, checkpoint_every, total, progress=None, progress_every=60.0):
+        def __init__(self, root, started, checkpoint_every):
             super().__init__()
             self.root = Path(root)
             self.started = started
             self.checkpoint_every = checkpoint_every
-            self.total = total
-            self.progress = progress
-            self.progress_every = progress_every
             self.handle = None
             self.first = self.last = None  # (step, time) of this session's first and last step
 
@@ -442,11 +432,6 @@ def _cell_recorder_class():
                     writer.writerow(self.header)
                     writer.writerows([step, *(repr(values[k]) for k in self.header[1:])] for step, values in kept)
             self.handle = open(self.root / LOSSES_FILE, "a", newline="")
-            self.next_progress = time.perf_counter() + self.progress_every
-
-        def on_train_batch_begin(self, batch, logs=None):
-            for metric in self.model.metrics:
-                metric.reset_state()
 
         def on_train_batch_end(self, batch, logs=None):
             now = time.perf_counter()
@@ -462,9 +447,6 @@ def _cell_recorder_class():
             self.last = (step, now)
             if step % self.checkpoint_every == 0:
                 self.save()
-            if self.progress is not None and now >= self.next_progress:
-                self.next_progress = now + self.progress_every
-                self.progress(f"step {step}/{self.total}, {self.steps_per_s():.2f} steps/s")
 
         def steps_per_s(self):
             steps = self.base["timed_steps"] + (self.last[0] - self.first[0] if self.first else 0)
@@ -537,7 +519,7 @@ def _check_same_run(cell, run):
                         f"{listing}; restore the plan, or use another --out")
 
 
-def run_cell(cell, log=print):
+def run_cell(cell, log=report_line):
     """Trains (or resumes, or skips) one cell; records its result. Returns its state dict."""
     import keras
 
@@ -560,8 +542,8 @@ def run_cell(cell, log=print):
     keras.backend.clear_session()  # layer names, as in a fresh process
     started = time.perf_counter()
     recipe = _recipe(cell.config)
-    recorder = _cell_recorder_class()(run.root, started, cell.config.checkpoint_every,
-                                      cell.config.steps or "?", progress=lambda line: log(f"{cell.key}: {line}"))
+    # The cell's own progress is its run's (training.RunProgress, as --verbose says).
+    recorder = _cell_recorder_class()(run.root, started, cell.config.checkpoint_every)
     log(f"{cell.key}: {'resuming' if resume else 'training'}")
     try:
         recipe.fit(resume=resume, callbacks=[recorder])
@@ -657,18 +639,24 @@ def log_hparams_config(plan, metric_names):
 # -- the whole experiment -------------------------------------------------------------------
 
 
-def run_experiment(plan, log=print, cells=None, report=True):
+def run_experiment(plan, log=report_line, cells=None, report=True):
     """Runs every cell of `plan` (or the given subset) in order, then writes the report.
     Returns the report's rows (see `build_report`), or None without `report`."""
     chosen = plan.cells if cells is None else cells
     plan.runs_dir.mkdir(parents=True, exist_ok=True)
+    started, trained = time.perf_counter(), 0
     for index, cell in enumerate(chosen):
-        log(f"[{index + 1}/{len(chosen)}] {cell.label}, seed {cell.seed}")
+        # The grid's time left: the cells trained so far this session, at their mean time each.
+        left = (f"; about {duration((time.perf_counter() - started) / trained * (len(chosen) - index))} left"
+                if trained else "")
+        log(f"[{index + 1}/{len(chosen)}] {cell.label}, seed {cell.seed}{left}")
+        trains = cell_status(cell) != "done"
         run_cell(cell, log)
+        trained += trains
     return build_report(plan, log) if report else None
 
 
-def build_report(plan, log=print, sheet=True):
+def build_report(plan, log=report_line, sheet=True):
     """results.csv, results.md, sheet.png and the HParams configuration from the cells that
     have a result. Returns the rows of results.csv as dicts."""
     rows, missing = [], []

@@ -19,7 +19,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 from kerasgan.nets.winograd import conv_algorithm
 
 
@@ -113,13 +113,45 @@ def _claim_version(tmp, model_dir, name, metadata, version):
 
 
 def _remove_stale_temps(model_dir):
-    """Removes temporary folders left by exports killed over an hour ago."""
+    """Removes temporary folders left by killed exports: those whose writing process (the pid
+    in the name) is gone, and any over an hour old (the pid may have been reused)."""
     for path in model_dir.glob(TMP_PREFIX + "*"):
         try:
-            if time.time() - path.stat().st_mtime > STALE_SECONDS:
+            if not _writer_alive(path) or time.time() - path.stat().st_mtime > STALE_SECONDS:
                 shutil.rmtree(path, ignore_errors=True)
         except OSError:
             pass  # removed meanwhile by another export
+
+
+def _writer_alive(tmp):
+    """Whether the process that named `tmp` (.tmp-<pid>-<random>) still runs on this machine."""
+    try:
+        pid = int(tmp.name[len(TMP_PREFIX):].split("-")[0])
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError, OSError):
+        return True  # not our naming, or another user's process: leave it to the age rule
+    return True
+
+
+def check_writable(export_root):
+    """Fails now, in one line, where an export at the end of training could not be written."""
+    root = Path(export_root).expanduser().absolute()
+    made = root  # the first folder this check creates, removed again after it
+    while not made.parent.exists():
+        made = made.parent
+    made = made if not made.exists() else None
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f"{TMP_PREFIX}{os.getpid()}-probe"
+        probe.mkdir()
+        probe.rmdir()
+        if made is not None:
+            shutil.rmtree(made)
+    except OSError as error:
+        raise UserError(f"cannot write exports to {root} ({error.strerror or error}): choose a writable "
+                        "--exports-dir, or add --no-export") from None
 
 
 def _portable(export):
@@ -358,7 +390,7 @@ def find_export(path):
     if (path / "saved_model.pb").is_file():
         return path
     if not path.is_dir():
-        raise UserError(f"model directory not found: {path}")
+        raise MissingPath(f"model directory not found: {path}")
     versions = sorted((int(p.name) for p in path.glob("*") if p.is_dir() and p.name.isdigit()), reverse=True)
     for version in versions:
         if (path / str(version) / "saved_model.pb").is_file():

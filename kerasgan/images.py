@@ -2,6 +2,7 @@
 the judges' input (resize, Gaussian blur)."""
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -38,13 +39,21 @@ def make_grid(images, columns=None, padding=2):
     return grid
 
 
+# The file endings images are written as (the format follows the ending).
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+
+
 def save_png(image, path):
+    """Writes uint8 [H, W, 3] (or [H, W, 1]) as `path`, a PNG unless its ending names another
+    format, atomically: a kill mid-write never leaves a half-written file under the name."""
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]  # greyscale PNG
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image).save(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(image).save(tmp, format=IMAGE_FORMATS.get(path.suffix.lower(), "PNG"))
+    os.replace(tmp, path)
     return path
 
 

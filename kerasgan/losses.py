@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import ops
 
 ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge", "wgan", "wgan-gp")
+CYCLE_LOSSES = ("l1", "ssim")
 
 
 def per_example_mean(x):
@@ -141,4 +142,4 @@ def cycle_loss(real, reconstructed, kind="l1", ssim_weight=0.84):
         return l1(real, reconstructed)
     if kind == "ssim":
         return ssim_weight * ssim_loss(real, reconstructed) + (1 - ssim_weight) * 0.5 * l1(real, reconstructed)
-    raise ValueError(f"unknown cycle loss {kind!r}; choose l1 or ssim")
+    raise ValueError(f"unknown cycle loss {kind!r}; choose one of {CYCLE_LOSSES}")

@@ -12,9 +12,10 @@ import os
 import warnings
 from pathlib import Path
 
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 
 LATEST = "latest"
+BEST = "best"
 LOCK_FILE = ".lock"
 
 
@@ -37,7 +38,7 @@ class Run:
         try:
             return json.loads(self.config_path.read_text())
         except FileNotFoundError:
-            raise UserError(f"not a run directory: {self.config_path} not found") from None
+            raise MissingPath(f"not a run directory: {self.config_path} not found") from None
         except (ValueError, UnicodeDecodeError):
             raise UserError(f"{self.config_path} is damaged (not JSON): the run cannot be reloaded") from None
 
@@ -77,6 +78,11 @@ def _holds_files(root):
     return root.is_dir() and any(p.name != LOCK_FILE for p in root.iterdir())
 
 
+# With or without --resume: what a run directory without a checkpoint means, and what to do.
+_NO_CHECKPOINT = ("{root} holds a run with no checkpoint to resume (it stopped before its first one, or the file was "
+                  "removed): delete that folder to start it again, or start another run with --name NEW")
+
+
 def open_run(runs_dir, name, config, resume=False):
     """Creates and locks runs_dir/name, or reopens and locks it with `resume`.
 
@@ -92,14 +98,15 @@ def open_run(runs_dir, name, config, resume=False):
         raise UserError(f"cannot write to {run.root}: choose a writable --runs-dir") from None
     try:
         if resume and not run.has_checkpoint():
-            raise UserError(f"nothing to resume in {run.root}: no checkpoint yet (run without --resume)")
+            if not _holds_files(run.root):
+                raise UserError(f"nothing to resume: {run.root} holds no run (check --name and --runs-dir)")
+            raise UserError(_NO_CHECKPOINT.format(root=run.root))
         if not resume and run.has_checkpoint():
             raise UserError(
                 f"{run.root} already holds a run: add --resume to continue it, or --name NEW to start another"
             )
         if not resume and _holds_files(run.root):
-            raise UserError(f"{run.root} holds files of a run that stopped before its first checkpoint: delete "
-                            "that folder, or start this run with --name NEW")
+            raise UserError(_NO_CHECKPOINT.format(root=run.root))
         for folder in (run.samples, run.logs, run.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
         if not resume:
@@ -132,20 +139,20 @@ def trainer_step(trainer):
 def save_checkpoint(trainer, run, tag=LATEST, **extra):
     """Saves the trainer's whole state (nets, optimizers, step, RNG, pools) atomically.
 
-    Refuses (NonFiniteLoss) to write NaN or infinite weights, so a diverged run never
-    overwrites its last good checkpoint. The check is one device-to-host read per save.
+    The file is one unit: its step and `extra` facts (FID scores) are an attribute inside it
+    (`checkpoint_info`), written before the file is renamed into place, so no reader sees
+    weights with another checkpoint's facts. Refuses (NonFiniteLoss) to write NaN or infinite
+    weights, so a diverged run never overwrites its last good checkpoint; the check is one
+    device-to-host read per save.
     """
-    import keras
+    import h5py
     import tensorflow as tf
 
     from kerasgan.errors import NonFiniteLoss
 
     path = run.checkpoint_path(tag)
-    variables = list(trainer.weights)
-    for optimizer in vars(trainer).values():  # Adam's moments too: NaN there is NaN weights next step
-        if isinstance(optimizer, keras.optimizers.Optimizer):
-            variables += optimizer.variables
-    tensors = [(getattr(v, "path", v.name), tf.convert_to_tensor(v)) for v in variables]
+    tensors = [(getattr(v, "path", None) or getattr(v, "name", "a saved value"), tf.convert_to_tensor(v))
+               for v in saved_variables(trainer)]
     tensors = [(name, t) for name, t in tensors if t.dtype.is_floating]
     finite = tf.stack([tf.reduce_all(tf.math.is_finite(t)) for _, t in tensors]).numpy() if tensors else []
     bad = [name for (name, _), ok in zip(tensors, finite) if not ok]
@@ -156,9 +163,81 @@ def save_checkpoint(trainer, run, tag=LATEST, **extra):
                             step)
     tmp = path.with_name(f".{tag}.tmp.weights.h5")
     trainer.save_weights(tmp)
+    with h5py.File(tmp, "a") as handle:
+        handle.attrs[INFO_ATTRIBUTE] = json.dumps({"step": trainer_step(trainer), **extra}, default=str)
     os.replace(tmp, path)
-    write_json(path.with_suffix("").with_suffix(".json"), {"step": trainer_step(trainer), **extra})
+    _old_info_path(path).unlink(missing_ok=True)  # an earlier kerasgan's separate file, now stale
     return path
+
+
+# The attribute of a checkpoint file holding its step and facts as JSON.
+INFO_ATTRIBUTE = "kerasgan"
+
+
+def _old_info_path(path):
+    """Where kerasgan 0.2 kept a checkpoint's facts: latest.weights.h5 -> latest.json."""
+    return path.with_suffix("").with_suffix(".json")
+
+
+def checkpoint_info(path):
+    """{"step": ..., and FID scores for "best"} of a checkpoint file; {} when there is none.
+
+    A damaged file raises UserError. Checkpoints of kerasgan 0.2 kept these facts in a
+    separate latest.json / best.json, which is read for them.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        return {}
+    try:
+        with h5py.File(path, "r") as handle:
+            text = handle.attrs.get(INFO_ATTRIBUTE)
+    except OSError:
+        raise UserError(f"{path} is damaged (truncated or not a weights file)") from None
+    if text is None:
+        try:
+            return json.loads(_old_info_path(path).read_text())
+        except (OSError, ValueError):
+            return {}
+    return json.loads(text)
+
+
+def checkpoint_step(run, tag=LATEST):
+    """The step of the run's `tag` checkpoint (0 without one)."""
+    return int(checkpoint_info(run.checkpoint_path(tag)).get("step", 0))
+
+
+def saved_variables(trainer):
+    """The variables `save_weights` writes for `trainer`, in Keras' order and as often as it
+    writes them (a spectral-normalized kernel is filed under the wrapper and the wrapped
+    layer): its nets, RNG state, pools and optimizers (Adam's moments too: NaN there is NaN
+    weights next step), not its metrics. Found by walking the object graph as Keras 3.15's
+    saver does (keras.src.saving.saving_lib), without writing or copying anything."""
+    import keras
+    from keras.src.saving.keras_saveable import KerasSaveable
+    from keras.src.saving.saving_lib import _walk_saveable
+
+    variables, visited = [], set()
+
+    def visit(saveable):
+        if id(saveable) in visited:
+            return
+        visited.add(id(saveable))
+        if isinstance(saveable, keras.optimizers.Optimizer):
+            variables.extend(saveable.variables)  # what its save_own_variables stores, as NumPy copies
+        elif hasattr(saveable, "save_own_variables"):
+            store = {}
+            saveable.save_own_variables(store)
+            variables.extend(store.values())
+        for _, child in _walk_saveable(saveable):
+            children = list(child.values()) if isinstance(child, dict) else child
+            for item in children if isinstance(children, (list, tuple)) else [child]:
+                if isinstance(item, KerasSaveable):
+                    visit(item)
+
+    visit(trainer)
+    return variables
 
 
 def _stored_shapes(path):
@@ -175,38 +254,32 @@ def _stored_shapes(path):
 def restore_checkpoint(trainer, run, tag=LATEST):
     """Loads a checkpoint saved by `save_checkpoint`; returns the step it was taken at.
 
-    A file that does not fit the model (other model flags, an older kerasgan) or that is
-    damaged (truncated, empty) is one UserError; the run's files are left as they were.
+    The file is checked before anything is loaded: one that does not fit the model (other
+    model flags, an older kerasgan) or that is damaged (truncated, empty) is one UserError,
+    and the trainer and the run's files are left as they were.
     """
     path = run.checkpoint_path(tag)
     if not path.exists():
         raise UserError(f"no checkpoint {path}")
-    others = "the best checkpoint (--checkpoint best) or a copy" if tag == LATEST else "the latest checkpoint"
     try:
         stored = _stored_shapes(path)
     except OSError:
-        raise UserError(f"{path} is damaged (truncated or not a weights file): resume from {others}, or start "
-                        "a new run with --name") from None
-    mismatch = f"{path} does not fit this model (saved with other model flags or an older kerasgan): " \
-               f"run with the flags in {run.config_path}, or start a new run with --name"
+        raise UserError(f"{path} is damaged (truncated or not a weights file): {_damaged_advice(run, tag)}") from None
     # Keras loads a mismatched file partly, warning per skipped part, or fails with a long
-    # message; the shapes of what was stored against what the trainer holds decide instead.
+    # message; the shapes of what was stored against what the trainer holds decide first.
+    if stored != sorted(tuple(v.shape) for v in saved_variables(trainer)):
+        raise UserError(f"{path} does not fit this model (saved with other model flags or an older kerasgan): "
+                        f"run with the flags in {run.config_path}, or start a new run with --name")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            trainer.load_weights(path)
-        except ValueError:
-            raise UserError(mismatch) from None
-    if stored != _own_shapes(trainer, path.parent):
-        raise UserError(mismatch)
+        trainer.load_weights(path)
     return trainer_step(trainer)
 
 
-def _own_shapes(trainer, folder):
-    """The array shapes this trainer writes to a weights file (written once to a temporary file)."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".shapes-") as tmp:
-        probe = Path(tmp) / "probe.weights.h5"
-        trainer.save_weights(probe)
-        return _stored_shapes(probe)
+def _damaged_advice(run, tag):
+    """What a user can do about a damaged checkpoint: another checkpoint of the run, or a new run."""
+    other = BEST if tag == LATEST else LATEST
+    if run.has_checkpoint(other):
+        return (f"re-export or evaluate its {other} checkpoint ({run.checkpoint_path(other)}; kerasgan export --run "
+                f"{run.root} --checkpoint {other}), or start a new run with --name")
+    return "start a new run with --name (no other checkpoint of this run is left)"

@@ -11,21 +11,31 @@ BEGAN's k_t are summed over replicas, and under a multi-replica strategy batch n
 are synchronized, so N replicas compute the same update as one device.
 """
 
+import contextlib
 import os
-import sys
 
 import keras
 import tensorflow as tf
 
 from kerasgan.errors import UserError
+from kerasgan.progress import log
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("none", "mirrored", "multiworker")
+XLA_MODES = ("auto", "on", "off")
 
 
-def set_precision(policy):
-    """Sets Keras' global dtype policy; call before building any network."""
+@contextlib.contextmanager
+def precision(policy):
+    """Keras' global dtype policy set to `policy` while networks are built in the block, and put
+    back afterwards: layers keep the policy they were built with, and a user's own models
+    built later get the user's."""
+    previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def make_strategy(name):
@@ -77,8 +87,7 @@ def use_xla(strategy, wanted):
     """XLA under a multi-replica strategy fails on CPU ("Trying to access resource ... on CPU:1
     from CPU:0"); fall back to graph mode there with one warning line."""
     if wanted and strategy.num_replicas_in_sync > 1 and not tf.config.list_physical_devices("GPU"):
-        print("warning: XLA does not compile under a multi-device strategy on CPU; training without it",
-              file=sys.stderr)
+        log.warning("warning: XLA does not compile under a multi-device strategy on CPU; training without it")
         return False
     return wanted
 
@@ -116,14 +125,16 @@ def build_trainer(args, build, make_optimizers):
 
     `build()` returns the trainer, `make_optimizers()` the tuple of optimizers its `compile`
     takes first (a GAN's (generator, discriminator), a diffusion trainer's one); both run
-    inside the strategy's scope so every variable is distributed. Returns (trainer, strategy).
+    inside the strategy's scope so every variable is distributed, under the precision policy
+    and with initial weights fixed by `args.seed` (same seed, same weights). Returns
+    (trainer, strategy).
     """
+    from kerasgan.seeds import seeded
     from kerasgan.training import check_xla
 
-    set_precision(args.precision)
     strategy = make_strategy(args.strategy)
     xla = use_xla(strategy, xla_wanted(args.xla))
-    with strategy.scope():
+    with precision(args.precision), seeded(args.seed), strategy.scope():
         trainer = build()
         if strategy.num_replicas_in_sync > 1:
             synchronize_batch_norm(trainer)  # the global batch's statistics, as on one device

@@ -1,21 +1,22 @@
 """Fitting a trainer inside a run directory: resume, callbacks, interrupt-safe checkpoints."""
 
 import contextlib
-import json
 import math
 import signal
-import sys
 import threading
 
 import tensorflow as tf
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from kerasgan import callbacks as cb
 from kerasgan.errors import NonFiniteLoss, UserError
-from kerasgan.runs import restore_checkpoint, save_checkpoint, trainer_step
+from kerasgan.progress import log
+from kerasgan.runs import checkpoint_step, restore_checkpoint, save_checkpoint, trainer_step
 
 
 def total_steps(steps, epochs, num_images, batch_size, default_epochs=100):
-    """--steps wins; otherwise --epochs (default 100) passes over the data."""
+    """--steps, else --epochs (default 100) passes over the data (a config never has both)."""
     if steps:
         return steps
     return (epochs or default_epochs) * max(num_images // batch_size, 1)
@@ -24,20 +25,20 @@ def total_steps(steps, epochs, num_images, batch_size, default_epochs=100):
 def check_xla(trainer, wanted):
     """Keras silently drops XLA when a layer cannot compile; say so instead of running slow."""
     if wanted and not trainer.jit_compile:
-        print("warning: XLA was turned off by Keras for this model; training runs without it",
-              file=sys.stderr)
+        log.warning("warning: XLA was turned off by Keras for this model; training runs without it")
 
 
-def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=False, verbose=1, on_resumed=None):
+def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=False, verbose=1, on_resumed=None,
+        max_loss=0.0):
     """Trains until `trainer.step == steps`, resuming from the run's checkpoint if asked.
 
     `dataset_at(step)` returns the input pipeline positioned at `step`. Ctrl-C saves a
     checkpoint before exiting, so no finished step is lost. Returns the steps trained now.
     `on_resumed()` runs once a resumed checkpoint has loaded (the recipe records its config).
 
-    A NaN or infinite loss (or weights about to be checkpointed) raises NonFiniteLoss
-    naming the step; the run's last finite checkpoint is kept, never overwritten, and the
-    caller never reaches its export.
+    A NaN or infinite loss (or weights about to be checkpointed), or losses above `max_loss`
+    for 10 steps in a row, raise NonFiniteLoss naming the step; the run's last finite
+    checkpoint is kept, never overwritten, and the caller never reaches its export.
 
     SIGTERM (`docker stop`, a scheduler's preemption) is handled like Ctrl-C while `fit`
     runs: it saves a checkpoint and exits with status 143 (128 + SIGTERM); Ctrl-C exits
@@ -45,30 +46,31 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
     """
     start = restore_checkpoint(trainer, run) if resume else 0
     if resume:
-        print(f"resumed {run.root} at step {start}")
+        log.info(f"resumed {run.root} at step {start}")
         if on_resumed is not None:
             on_resumed()
     if start >= steps:
-        print(f"{run.root} already reached step {start} (>= {steps}); nothing to train")
+        log.warning(f"{run.root} already reached step {start} (>= {steps}); nothing to train")
         return 0
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), logging_redirect_tqdm(loggers=[log]):
             try:
                 trainer.fit(
                     dataset_at(start),
                     epochs=math.ceil(steps / steps_per_epoch),
                     initial_epoch=start // steps_per_epoch,
                     steps_per_epoch=steps_per_epoch,
-                    callbacks=[cb.StopOnNonFinite(), *callbacks, cb.StopAtStep(steps)],
+                    callbacks=[cb.StopOnNonFinite(max_loss), cb.RunProgress(steps, verbose), *callbacks,
+                               cb.StopAtStep(steps)],
                     shuffle=False,
-                    verbose=verbose,
+                    verbose=0,
                 )
             except KeyboardInterrupt as interrupt:
                 _set_sigterm(signal.SIG_IGN)  # a second SIGTERM must not cut the save short
                 path = save_checkpoint(trainer, run)  # NonFiniteLoss if the weights are not finite
                 terminated = isinstance(interrupt, Terminated)
-                print(f"\ninterrupted at step {trainer_step(trainer)}{' (SIGTERM)' if terminated else ''}; "
-                      f"saved {path}; add --resume to continue", file=sys.stderr)
+                log.warning(f"\ninterrupted at step {trainer_step(trainer)}{' (SIGTERM)' if terminated else ''}; "
+                            f"saved {path}; add --resume to continue")
                 raise SystemExit(143 if terminated else 130) from None
     except NonFiniteLoss as error:
         raise _diverged(error, run) from None
@@ -120,11 +122,7 @@ def _diverged(error, run):
     """`error` with what was kept: the run's last (finite) checkpoint, if any."""
     path = run.checkpoint_path()
     if path.exists():
-        try:
-            saved = f"step {json.loads(path.with_suffix('').with_suffix('.json').read_text())['step']}"
-        except (OSError, ValueError, KeyError):
-            saved = "an earlier step"
-        kept = f"kept the last finite checkpoint {path} ({saved})"
+        kept = f"kept the last finite checkpoint {path} (step {checkpoint_step(run)})"
     else:
         kept = "no checkpoint was written"
     return NonFiniteLoss(f"{error}; stopped, {kept}, nothing exported: lower --lr or resume with other flags",

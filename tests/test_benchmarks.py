@@ -1,6 +1,7 @@
 """The benchmarks' analytic FLOP counts, checked against hand counts."""
 
 import keras
+import pytest
 
 from benchmarks.flops import cyclegan_step_flops, forward_flops, gan_step_flops
 from kerasgan.nets.dcgan import build_discriminator, build_generator
@@ -34,3 +35,22 @@ def test_fully_convolutional_models_are_counted_at_the_given_size():
     assert forward_flops(model, image_size=10) == 2 * 10 * 10 * 9 * 3 * 8
     # 6 generator passes forward and 12 back, 6 discriminator passes forward, 10 back.
     assert cyclegan_step_flops(model, model, 10, 1) == (18 + 16) * 2 * 10 * 10 * 9 * 3 * 8
+
+
+# The PyTorch DCGAN example's network and update (pytorch/examples dcgan/main.py): what the
+# README's side-by-side rows compare with.
+PYTORCH_EXAMPLE = {"model": "dcgan", "image_size": 64, "width": 64, "noise_dim": 100, "g_upsample": "transpose",
+                   "norm": "batch", "d_norm": "batch", "loss": "bce", "optimizer": "adam", "lr": 2e-4, "g_lr": None,
+                   "d_lr": None, "beta1": 0.5, "beta2": 0.999, "n_critic": 1, "init": "normal", "ema": 0.0,
+                   "g_full_res_convs": 0, "minibatch_std": False, "spectral_norm": False, "r1": 0.0,
+                   "label_smoothing": 0.0, "noisy_labels": False, "latent": "normal", "activation": None,
+                   "data_preprocess": "basic", "lr_schedule": "constant"}
+
+
+@pytest.mark.parametrize("row, batch", [("dcgan-64", 16), ("dcgan-64-b64", 64)])
+def test_the_dcgan_rows_are_the_pytorch_examples_network(row, batch):
+    from benchmarks.bench_train import config
+
+    built = config(row)
+    assert {name: getattr(built, name) for name in PYTORCH_EXAMPLE} == PYTORCH_EXAMPLE
+    assert built.diffaug_policy == () and built.batch_size == batch

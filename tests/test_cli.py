@@ -43,7 +43,7 @@ def test_corrupt_image_is_one_warning_and_training_goes_on(tmp_path, tiny_args):
     messages = [str(w.message) for w in caught if "unreadable" in str(w.message)]
     assert len(messages) == 1
     assert messages[0].startswith(f"skipped 1 unreadable image file(s) in {folder} (first: corrupt.jpg: ")
-    assert (run.checkpoints / "latest.json").exists()
+    assert run.has_checkpoint()
 
 
 def clean_env():
@@ -60,10 +60,33 @@ def test_importing_the_library_changes_only_what_it_documents():
     assert (result.stdout.strip(), result.stderr) == ("['KERAS_BACKEND', 'TF_ENABLE_ONEDNN_OPTS'] False", "")
 
 
-def test_commands_hide_tensorflow_log_lines_unless_asked_for():
-    code = "import os, kerasgan.commands, tensorflow; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
-    quiet = subprocess.run([sys.executable, "-c", code], env=clean_env(), cwd=ROOT, capture_output=True, text=True)
-    assert (quiet.stdout.strip(), quiet.stderr) == ("3", "")
-    verbose = subprocess.run([sys.executable, "-c", code], env={**clean_env(), "KERASGAN_VERBOSE_TF": "1"}, cwd=ROOT,
-                             capture_output=True, text=True)
-    assert verbose.stdout.strip() == "0"
+def test_importing_the_commands_changes_nothing_for_the_process():
+    code = ("import os, sys; before = dict(os.environ); import kerasgan.commands.main, kerasgan.commands.common; "
+            "print(sorted(k for k in os.environ if os.environ[k] != before.get(k)))")
+    result = subprocess.run([sys.executable, "-c", code], env=clean_env(), cwd=ROOT, capture_output=True, text=True)
+    assert result.stdout.strip() == "['KERAS_BACKEND', 'TF_ENABLE_ONEDNN_OPTS']"  # kerasgan's own two
+    assert "oneDNN custom operations" in result.stderr  # TensorFlow's log lines, not hidden by an import
+
+
+def test_a_command_hides_tensorflow_log_lines_unless_asked_for(tmp_path):
+    """A whole training run's stderr through the command: no TensorFlow C++ line; with
+    KERASGAN_VERBOSE_TF=1 they are all there."""
+    argv = [sys.executable, str(ROOT / "train_dcgan.py"), "--steps", "2", "--num-images", "16", "--batch-size", "8",
+            "--width", "4", "--noise-dim", "8", "--verbose", "0", "--no-export"]
+    quiet = subprocess.run(argv, env=clean_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]
+    loud = subprocess.run(argv + ["--name", "loud"], env={**clean_env(), "KERASGAN_VERBOSE_TF": "1"}, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert loud.returncode == 0 and "oneDNN custom operations" in loud.stderr
+
+
+def test_the_log_filter_drops_tensorflow_lines_and_passes_the_rest_at_once():
+    from kerasgan.commands.tf_logs import LogLineFilter
+
+    log_filter = LogLineFilter()
+    chunks = [b"I0000 00:00:1796668682.639551   17794 port.cc:153] oneDNN custom operations are on.\n",
+              b"error: a real problem\n2026-12-07 18:00:00.123456: W tensorflow/core/x.cc:1] noise\n",
+              b"\r  40%|####      | 4/10", b"E0000 00:00:17966.5 61 meta_optimizer", b".cc:967] remapper failed\n"]
+    passed = [log_filter.feed(chunk) for chunk in chunks] + [log_filter.flush()]
+    assert passed == [b"", b"error: a real problem\n", b"\r  40%|####      | 4/10", b"", b"", b""]
+    assert log_filter.dropped == 3

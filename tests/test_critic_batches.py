@@ -1,13 +1,13 @@
 """WGAN's critic updates each draw a fresh real batch (Arjovsky et al., Algorithm 1; Gulrajani
 et al., Algorithm 1): one step takes n_critic batches and deals one to each critic update."""
 
-import json
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasgan.runs import checkpoint_step
 from kerasgan.commands import train_gan as train_dcgan
 from kerasgan.recipes import load_run
 from kerasgan.data import pipeline
@@ -137,7 +137,7 @@ def test_the_recipe_reads_n_critic_batches_per_step_and_resumes_exactly(tiny_arg
     assert sizes == [8]  # 2 critic updates x batch 4
     train_dcgan.main(common + ["--steps", "2", "--name", "split"])
     resumed = train_dcgan.main(common + ["--steps", "4", "--name", "split", "--resume"])
-    assert json.loads((resumed.checkpoints / "latest.json").read_text())["step"] == 4
+    assert checkpoint_step(resumed) == 4
 
     def weights(run):
         return [w.numpy() for w in load_run(run.root, quiet=True).trainer.weights]

@@ -238,6 +238,14 @@ def shapes_run(tmp_path_factory):
     return root / "exports", trainer
 
 
+def test_a_longer_resume_of_a_run_whose_rate_reached_zero_is_one_line(shapes_run):
+    """Its 2 steps decayed the rate to 0; restarting the decay would jump back to full rate."""
+    runs = shapes_run[0].parent / "runs"
+    with pytest.raises(UserError, match="decayed to 0 at step 2, so more steps would train nothing"):
+        train_cyclegan.main([*TINY, "--steps", "4", "--num-images", "8", "--no-xla", "--runs-dir", str(runs),
+                             "--resume"])
+
+
 FRESH_PROCESS = """
 import sys
 import numpy as np

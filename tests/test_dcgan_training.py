@@ -13,6 +13,7 @@ from kerasgan.recipes import gan as gan_recipe
 from conftest import shared_data
 from kerasgan.data.pipeline import make_dataset
 from kerasgan.data.shapes import make_shapes
+from kerasgan.runs import checkpoint_info, checkpoint_step
 from kerasgan.errors import UserError
 from kerasgan.nets.dcgan import build_discriminator, build_generator
 from kerasgan.trainers.gan import GANTrainer
@@ -32,7 +33,7 @@ def test_short_run_outputs(tiny_args, tmp_path):
     run = train_dcgan.main(tiny_args + ["--steps", "4", "--sample-every", "2", "--log-every", "1",
                                         "--diffaug", "color,translation,cutout", "--data-preprocess", "deluxe"])
     assert sorted(p.name for p in run.samples.glob("*.png")) == ["step_0000002.png", "step_0000004.png"]
-    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 4
+    assert checkpoint_step(run) == 4
     events = read_events(run.logs)
     tags = events.Tags()["tensors"]
     assert {"d_loss", "g_loss", "d_real", "d_fake", "lr_g", "lr_d", "samples"} <= set(tags)
@@ -48,8 +49,8 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_
     straight = train_dcgan.main(common + ["--steps", "6", "--name", "straight"])
     train_dcgan.main(common + ["--steps", "3", "--name", "split"])
     resumed = train_dcgan.main(common + ["--steps", "6", "--name", "split", "--resume"])
-    straight_ckpt = json.loads((straight.checkpoints / "latest.json").read_text())
-    resumed_ckpt = json.loads((resumed.checkpoints / "latest.json").read_text())
+    straight_ckpt = checkpoint_info(straight.checkpoint_path())
+    resumed_ckpt = checkpoint_info(resumed.checkpoint_path())
     assert straight_ckpt["step"] == resumed_ckpt["step"] == 6
 
     def generator_weights(run):
@@ -63,6 +64,28 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(tiny_args, tmp_
 
     for x, y in zip(generator_weights(straight), generator_weights(resumed)):
         np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+
+
+def scalar_curves(log_dir, tags):
+    """{tag: {step: value}} from a run's TensorBoard events (a step logged twice, before a kill
+    and after the resume, keeps its later value)."""
+    events = read_events(log_dir)
+    return {tag: {e.step: float(tf.make_ndarray(e.tensor_proto)) for e in events.Tensors(tag)} for tag in tags}
+
+
+def test_a_resumed_runs_tensorboard_curves_are_the_uninterrupted_runs(tiny_args):
+    """Each logged point is that step's own value: the same whether or not the run was resumed
+    in between (a running mean since Keras' epoch start would restart at the resume)."""
+    common = tiny_args + ["--no-export", "--log-every", "1"]
+    straight = train_dcgan.main(common + ["--steps", "7", "--name", "straight"])
+    train_dcgan.main(common + ["--steps", "3", "--name", "split"])
+    resumed = train_dcgan.main(common + ["--steps", "7", "--name", "split", "--resume"])
+    tags = ("d_loss", "g_loss", "d_real", "d_fake")
+    expected, got = scalar_curves(straight.logs, tags), scalar_curves(resumed.logs, tags)
+    for tag in tags:
+        assert sorted(got[tag]) == list(range(1, 8))
+        np.testing.assert_allclose([got[tag][s] for s in range(1, 8)], [expected[tag][s] for s in range(1, 8)],
+                                   rtol=1e-4, atol=1e-5)
 
 
 def test_an_existing_run_is_never_overwritten(tiny_args):
@@ -95,7 +118,7 @@ def test_resume_takes_the_recorded_options_and_records_the_new_length(tiny_args,
     assert resumed.root == run.root
     config = json.loads(run.config_path.read_text())
     assert (config["steps"], config["sample_every"], config["batch_size"], config["lr"]) == (2, 7, 4, 1e-3)
-    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 2
+    assert checkpoint_step(run) == 2
 
 
 def test_a_checkpoint_that_does_not_fit_its_config_is_one_clear_error(tiny_args, tmp_path):
@@ -114,7 +137,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tiny_args, tmp_path):
     run = train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
     path = run.checkpoints / "latest.weights.h5"
     path.write_bytes(path.read_bytes()[:1000])  # truncated, as a full disk leaves it
-    with pytest.raises(UserError, match=f"{path} is damaged.*best checkpoint") as error:
+    with pytest.raises(UserError, match=f"{path} is damaged.*start a new run with --name") as error:
         train_dcgan.main(tiny_args + ["--steps", "2", "--no-export", "--resume"])
     assert "\n" not in str(error.value)
     path.write_bytes(b"")
@@ -122,12 +145,17 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(tiny_args, tmp_path):
         train_dcgan.main(tiny_args + ["--steps", "2", "--no-export", "--resume"])
 
 
-def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path):
+@pytest.mark.parametrize("resume", [[], ["--resume"]])
+def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path, resume):
+    """With or without --resume, one message with what to do (not "run without --resume" one
+    way and "delete that folder" the other)."""
     stale = tmp_path / "runs" / "dcgan_shapes_32" / "samples"
     stale.mkdir(parents=True)
     (stale / "step_0000200.png").write_bytes(b"old")
-    with pytest.raises(UserError, match="stopped before its first checkpoint"):
-        train_dcgan.main(tiny_args + ["--steps", "1", "--no-export"])
+    (stale.parent / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="holds a run with no checkpoint to resume .*delete that folder to start it "
+                                        "again, or start another run with --name NEW"):
+        train_dcgan.main(tiny_args + ["--steps", "1", "--no-export", *resume])
     assert (stale / "step_0000200.png").read_bytes() == b"old"
 
 
@@ -224,4 +252,18 @@ def test_real_grumpy_cats_train(tiny_args):
                                             "--data_preprocess", "deluxe", "--use_diffaug"])
     config = json.loads(run.config_path.read_text())
     assert config["images"] == 204
-    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 3
+    assert checkpoint_step(run) == 3
+
+
+def test_progress_is_counted_over_the_whole_run_and_continues_after_a_resume(tiny_args, capsys, caplog):
+    """--verbose 1: one bar from step 0 (or the resumed step) to the run's last, with the losses;
+    --verbose 2: a line every 5% of the run; never Keras' per-epoch bar ("Epoch 3/10")."""
+    common = [a for a in tiny_args if a not in ("--verbose", "0")] + ["--no-export", "--checkpoint-every", "4"]
+    train_dcgan.main(common + ["--steps", "4"])
+    captured = capsys.readouterr()
+    assert "4/4" in captured.err and "d_loss" in captured.err and "Epoch" not in captured.out + captured.err
+    with caplog.at_level("INFO", logger="kerasgan"):
+        train_dcgan.main(common + ["--steps", "40", "--resume", "--verbose", "2"])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert len(lines) == 18 and lines[0].startswith("step 6/40 (15%), ") and lines[-1].startswith("step 40/40 (100%)")
+    assert "left: d_loss " in lines[0] and "g_loss" in lines[0]

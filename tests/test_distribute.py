@@ -8,7 +8,7 @@ import pytest
 
 from conftest import ROOT, early_script
 
-CASES = ["gan_bn", "wgan_gp_n_critic", "began", "cycle", "dcgan_fused_bn"]
+CASES = ["gan_bn", "wgan_gp_n_critic", "began", "cycle", "dcgan_fused_bn", "minibatch_std"]
 PARITY = early_script(__file__, ROOT / "tests" / "scripts" / "distributed_parity.py", *CASES)
 
 
@@ -24,6 +24,7 @@ def report():
     "wgan_gp_n_critic",  # two critic slices per step, the penalty's draws, DiffAugment
     "began",             # k_t from the global L(x) and L(G(z)), DiffAugment
     "cycle",             # image pools of 3 (filled, then swapping), batch norm, DiffAugment
+    "minibatch_std",     # D's minibatch standard deviation over the global batch
 ])
 def test_two_replicas_update_and_log_as_one_device(report, case):
     assert report["replicas"] == 2

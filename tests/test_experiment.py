@@ -1,7 +1,6 @@
 """Experiments: plans, the grid's runs (skip, resume, clear), results, sheet, HParams, kill safety."""
 
 import csv
-import json
 import signal
 import subprocess
 import sys
@@ -14,9 +13,9 @@ from PIL import Image
 
 from conftest import ROOT, script_env
 from kerasgan import experiment
-from kerasgan.commands import common as cli
 from kerasgan.commands import experiment as experiment_cmd
 from kerasgan.commands import main as kerasgan_main
+from kerasgan.runs import checkpoint_info
 from kerasgan.errors import UserError
 
 TINY = """
@@ -124,7 +123,7 @@ def test_a_tiny_grid_runs_and_survives_sigkill_with_the_same_table(tmp_path):
                                stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 300
-        while not (first / "checkpoints" / "latest.json").exists():
+        while not (first / "checkpoints" / "latest.weights.h5").exists():
             assert process.poll() is None, process.communicate()[0][-3000:]
             assert time.monotonic() < deadline, "no checkpoint within 300 s"
             time.sleep(0.02)
@@ -134,7 +133,7 @@ def test_a_tiny_grid_runs_and_survives_sigkill_with_the_same_table(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
-    killed_at = json.loads((first / "checkpoints" / "latest.json").read_text())["step"]
+    killed_at = checkpoint_info(first / "checkpoints" / "latest.weights.h5")["step"]
     assert 0 < killed_at < steps, "the kill came after the first cell had finished: nothing was tested"
     assert experiment.cell_status(plan.cells[0]) == "partial"
     assert experiment.cell_status(plan.cells[-1]) == "stale"
@@ -178,8 +177,8 @@ def test_extra_callbacks_record_a_step_before_its_checkpoint(tmp_path):
 
     class Spy(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            latest = next(tmp_path.glob("*/checkpoints/latest.json"), None)
-            seen.append(json.loads(latest.read_text())["step"] if latest else 0)
+            latest = next(tmp_path.glob("*/checkpoints/latest.weights.h5"), None)
+            seen.append(checkpoint_info(latest)["step"] if latest else 0)
 
     gan.fit("shapes", callbacks=[Spy()])
     assert seen == [0, 0, 2, 2]
@@ -231,7 +230,7 @@ def test_a_missing_plan_is_one_line(tmp_path):
 def test_the_command_prints_one_line_and_exits_2(tmp_path, capsys):
     path = write_plan(tmp_path, 'recipe = "gan"\n[base]\nnorm = "group"\n')
     with pytest.raises(SystemExit) as exit_:
-        cli.run_main(experiment_cmd.main, [str(path)])
+        kerasgan_main.run_main(experiment_cmd.main, [str(path)])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: plan.toml [base] norm:"), err

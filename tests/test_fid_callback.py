@@ -1,7 +1,7 @@
 """The FID/KID training callback: metrics.csv, TensorBoard scalars, the best checkpoint, resume."""
 
-import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,7 +13,7 @@ from kerasgan.errors import UserError
 from kerasgan.metrics import callback as fid_cb
 from kerasgan.metrics import fid as fid_math
 from kerasgan.metrics import inception
-from kerasgan.runs import Run, restore_checkpoint
+from kerasgan.runs import Run, checkpoint_info, restore_checkpoint
 from kerasgan.training import fit
 
 
@@ -39,18 +39,29 @@ class ColourFeatures:
         return np.concatenate([pixels.mean(axis=(1, 2)), pixels.std(axis=(1, 2))], axis=1)
 
 
-class FakeTrainer:
-    """What the callback needs of a trainer: `step`, `weights` (checked finite before a save),
-    and `save_weights` (here: the step)."""
-
-    weights = ()
+class FakeTrainer(keras.Model):
+    """What the callback needs of a trainer: `step`, and weights to save (one variable, set to
+    the step when saved, so a test can tell which step a weights file was taken at)."""
 
     def __init__(self):
+        super().__init__()
         self.step = 0
+        self.saved_step = self.add_weight(shape=(), initializer="zeros", trainable=False)
+        self.built = True
 
-    def save_weights(self, path):
-        with open(path, "w") as f:
-            f.write(str(self.step))
+    def save_weights(self, path, **kwargs):
+        self.saved_step.assign(self.step)
+        super().save_weights(path, **kwargs)
+
+
+def saved_step(path):
+    """The step a FakeTrainer's weights file was saved at."""
+    import h5py
+
+    values = []
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, item: values.append(item[()]) if isinstance(item, h5py.Dataset) else None)
+    return int(values[0])
 
 
 def random_images(count, seed, size=8):
@@ -89,9 +100,9 @@ def evaluate_at(callback, steps):
 
 
 def best(run):
-    """(step in best.json, fid in best.json, step the saved "weights" were taken at)."""
-    info = json.loads((run.checkpoints / "best.json").read_text())
-    return info["step"], info["fid"], int(run.checkpoint_path("best").read_text())
+    """(step and fid recorded in the best checkpoint, step its weights were taken at)."""
+    info = checkpoint_info(run.checkpoint_path("best"))
+    return info["step"], info["fid"], saved_step(run.checkpoint_path("best"))
 
 
 def test_best_checkpoint_is_replaced_only_when_fid_improves_and_survives_resume(run, tmp_path):
@@ -239,7 +250,7 @@ def test_real_training_with_fid_and_resume(tiny_args, tmp_path, monkeypatch):
     assert [r["step"] for r in rows] == [2, 4]
     assert all(r["fid"] > 0 and np.isfinite(r["kid"]) for r in rows)
     assert [step for step, _ in read_scalars(run.logs)["fid"]] == [2, 4]
-    best_info = json.loads((run.checkpoints / "best.json").read_text())
+    best_info = checkpoint_info(run.checkpoint_path("best"))
     best_row = min(rows, key=lambda r: r["fid"])
     assert (best_info["step"], best_info["fid"]) == (best_row["step"], pytest.approx(best_row["fid"]))
     assert len(list((tmp_path / "cache" / "fid_stats").glob("toy-*.npz"))) == 1  # computed once

@@ -21,7 +21,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "kerasgan"
 SCRIPTS = {p.stem for p in ROOT.glob("*.py")} | {"benchmarks", "tests", "conftest"}
 COMMAND_ALIASES = {"kerasgan.evaluate", "kerasgan.client", "kerasgan.__main__"}
-BUILDING = ("trainers", "nets", "losses", "data", "augment", "images", "latent", "errors", "replicas")
+BUILDING = ("trainers", "nets", "losses", "data", "augment", "images", "latent", "errors", "replicas", "seeds")
 
 
 def module_name(path):
@@ -202,3 +202,17 @@ def test_the_wheel_holds_the_package_and_its_command(tmp_path):
     located = subprocess.run([sys.executable, "-c", "import kerasgan; print(kerasgan.__file__)"], cwd=outside,
                              env=env, capture_output=True, text=True)
     assert located.stdout.strip().startswith(str(target))
+
+
+def test_the_python_it_claims_is_one_its_dependencies_install_on():
+    """pyproject's requires-python is no lower than what each pinned dependency requires (Keras
+    3.15 needs 3.11: pip refuses it on 3.10), so no user is promised a Python it cannot install on."""
+    import importlib.metadata
+    import re
+    import tomllib
+
+    claimed = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    floor = lambda spec: tuple(int(x) for x in re.search(r">=\s*([\d.]+)", spec).group(1).split("."))  # noqa: E731
+    for package in ("tensorflow", "keras", "tensorflow-datasets", "numpy", "pillow"):
+        needed = importlib.metadata.metadata(package)["Requires-Python"]
+        assert floor(claimed) >= floor(needed), f"{package} requires Python {needed}; pyproject claims {claimed}"

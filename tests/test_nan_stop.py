@@ -1,6 +1,5 @@
 """A non-finite loss or weight stops training: the last finite checkpoint is kept, nothing is exported."""
 
-import json
 import re
 
 import h5py
@@ -10,9 +9,9 @@ import pytest
 
 from kerasgan.commands import train_gan as train_dcgan
 from kerasgan import callbacks as cb
-from kerasgan.commands import common as cli
+from kerasgan.commands import main as kerasgan_main
 from kerasgan.errors import NonFiniteLoss, UserError
-from kerasgan.runs import Run, save_checkpoint, trainer_step
+from kerasgan.runs import Run, checkpoint_step, save_checkpoint, trainer_step
 
 
 def h5_arrays(path):
@@ -25,7 +24,7 @@ def h5_arrays(path):
 def run_cli(argv, capsys):
     """(exit status, the stderr lines starting with 'error:', all of stderr) of train_dcgan."""
     try:
-        cli.run_main(train_dcgan.main, argv)
+        kerasgan_main.run_main(train_dcgan.main, argv)
         code = 0
     except SystemExit as exit_info:
         code = exit_info.code
@@ -65,7 +64,7 @@ def test_a_run_diverging_after_a_checkpoint_keeps_that_checkpoint(tiny_args, tmp
     run = Run(tmp_path / "runs" / "dcgan_shapes_32")
     checkpoint = run.checkpoint_path()
     assert f"kept the last finite checkpoint {checkpoint} (step 2)" in errors[0]
-    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 2
+    assert checkpoint_step(run) == 2
     arrays = float_arrays(checkpoint)
     assert arrays and all(np.isfinite(a).all() for a in arrays)
     assert not (tmp_path / "exports").exists()
@@ -104,7 +103,7 @@ def test_save_checkpoint_refuses_non_finite_weights_and_keeps_the_old_file(tmp_p
     with pytest.raises(NonFiniteLoss, match="step 5"):
         save_checkpoint(model, run)
     assert path.read_bytes() == before
-    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 4
+    assert checkpoint_step(run) == 4
     assert not list(run.checkpoints.glob(".*tmp*"))
 
 
@@ -135,10 +134,23 @@ def test_ctrl_c_saves_finite_weights_but_never_non_finite_ones(tmp_path, capsys,
         with pytest.raises(NonFiniteLoss, match=r"at step 9: .*kept the last finite checkpoint .* \(step 4\)"):
             fit(trainer, lambda step: None, run, 20, 4, [])
         assert run.checkpoint_path().read_bytes() == good
-        assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 4
+        assert checkpoint_step(run) == 4
     else:
         with pytest.raises(SystemExit) as exit_info:
             fit(trainer, lambda step: None, run, 20, 4, [])
         assert exit_info.value.code == 130
-        assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == 9
+        assert checkpoint_step(run) == 9
         assert "interrupted at step 9; saved" in capsys.readouterr().err
+
+
+def test_losses_that_explode_without_reaching_nan_stop_the_run_too(tiny_args, tmp_path, capsys):
+    """BCE at --lr 1e5 (the default loss on shapes): losses of 1e8 and more, never NaN. Without a
+    bound this run finished, exit status 0, and exported a generator of noise."""
+    code, errors, err = run_cli(tiny_args + ["--lr", "1e5", "--steps", "30", "--sample-every", "100"], capsys)
+    assert code == 3, err
+    assert len(errors) == 1 and "Traceback" not in err, err
+    assert re.search(r"at step 1\d, losses above --max-loss 1e\+06 for 10 steps in a row", errors[0]), errors[0]
+    assert "nothing exported" in errors[0] and not (tmp_path / "exports").exists()
+    code, errors, err = run_cli(tiny_args + ["--lr", "1e5", "--steps", "12", "--max-loss", "0", "--name", "off",
+                                             "--no-export"], capsys)
+    assert code == 0 and not errors, err  # the bound turned off: the run goes on

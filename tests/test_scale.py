@@ -8,6 +8,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from conftest import ROOT, script_env
 from kerasgan import scale
@@ -58,21 +59,42 @@ def test_two_multiworker_processes_end_with_identical_weights(tmp_path):
 
 
 def test_bfloat16_step_gives_finite_losses_and_float32_outputs():
-    try:
-        scale.set_precision("mixed_bfloat16")
+    with scale.precision("mixed_bfloat16"):
         generator = build_generator(64, noise_dim=8, width=8)
         discriminator = build_discriminator(64, width=8)
-        trainer = GANTrainer(generator, discriminator, seed=0)
-        trainer.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
-        assert generator.layers[1].compute_dtype == "bfloat16"
-        images, _ = make_shapes(16, 64)
-        logs = trainer.fit(make_dataset(images, 64, 8), steps_per_epoch=2, epochs=1, verbose=0).history
-        assert all(np.isfinite(v).all() for v in logs.values())
-        assert generator(np.zeros((1, 8), np.float32)).dtype == "float32"
-        assert discriminator(np.zeros((1, 64, 64, 3), np.float32)).dtype == "float32"
-        assert trainer.generator.weights[0].dtype == "float32"  # master weights stay float32
-    finally:
-        scale.set_precision("float32")
+    trainer = GANTrainer(generator, discriminator, seed=0)
+    trainer.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+    assert generator.layers[1].compute_dtype == "bfloat16"
+    images, _ = make_shapes(16, 64)
+    logs = trainer.fit(make_dataset(images, 64, 8), steps_per_epoch=2, epochs=1, verbose=0).history
+    assert all(np.isfinite(v).all() for v in logs.values())
+    assert generator(np.zeros((1, 8), np.float32)).dtype == "float32"
+    assert discriminator(np.zeros((1, 64, 64, 3), np.float32)).dtype == "float32"
+    assert trainer.generator.weights[0].dtype == "float32"  # master weights stay float32
+
+
+def test_fit_leaves_the_processes_random_generators_and_dtype_policy_as_they_were(tmp_path):
+    """A user's own draws continue as if fit had not run, and their own models are built in the
+    policy they chose, after a bfloat16 run."""
+    import random
+
+    from kerasgan import GAN
+
+    def draws():
+        return random.random(), float(np.random.rand()), float(tf.random.uniform([]))
+
+    def seed_all():
+        random.seed(7)
+        np.random.seed(7)
+        tf.random.set_seed(7)
+
+    seed_all()
+    expected = draws()
+    seed_all()
+    GAN(width=8, noise_dim=16, num_images=32, batch_size=8, steps=2, precision="mixed_bfloat16", no_export=True,
+        verbose=0, runs_dir=str(tmp_path)).fit()
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert draws() == expected
 
 
 def test_float16_wraps_both_optimizers_in_loss_scaling():
@@ -140,7 +162,6 @@ def test_float16_steps_with_loss_scaling_reach_every_weight(script, tiny_args, t
         module.main(argv + ["--precision", "mixed_float16", "--steps", "3", "--no-export"])
     finally:
         scale.build_trainer = original
-        scale.set_precision("float32")
     trainer = built["trainer"]
     for optimizer, weights in ((trainer.g_optimizer, trainer.generator_weights),
                                (trainer.d_optimizer, trainer.discriminator_weights)):

@@ -1,6 +1,5 @@
 """SIGTERM (docker stop, schedulers) saves a checkpoint like Ctrl-C and exits 143; --resume continues."""
 
-import json
 import os
 import signal
 import subprocess
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kerasgan.runs import checkpoint_info, checkpoint_step
 from kerasgan.commands import train_gan as train_dcgan
 from kerasgan import training
 
@@ -41,11 +41,11 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(tiny_args, tmp_path):
     checkpoint = runs / "dcgan_shapes_32" / "checkpoints" / "latest.weights.h5"
     assert checkpoint.exists()
     assert f"saved {checkpoint}; add --resume to continue" in lines[0]
-    step = json.loads(checkpoint.with_name("latest.json").read_text())["step"]
+    step = checkpoint_info(checkpoint)["step"]
     assert step >= 2 and f"at step {step}" in lines[0]
 
     run = train_dcgan.main(tiny_args + ["--steps", str(step + 1), "--resume", "--no-export"])
-    assert json.loads((run.checkpoints / "latest.json").read_text())["step"] == step + 1
+    assert checkpoint_step(run) == step + 1
 
 
 def test_the_previous_sigterm_handler_is_restored_after_fit():

@@ -1,8 +1,6 @@
 """Streamed data (#43): folders and prepared zips decoded as training reads them, the same
 batches whichever cache holds the images, unreadable files replaced, exact resume."""
 
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -18,6 +16,7 @@ from kerasgan.errors import UserError
 from kerasgan.metrics.stats_cache import real_statistics
 from kerasgan.recipes import gan as gan_recipe
 from kerasgan.recipes.gan import GAN
+from kerasgan.runs import checkpoint_info
 
 
 def odd_folder(root, count=12):
@@ -167,7 +166,7 @@ def test_a_streamed_folder_resumes_to_bit_identical_weights(tmp_path):
     train_dcgan.main(common + ["--steps", "4", "--name", "split"])
     # Resumed with the images in memory: the cache does not change the run (nor its batches).
     resumed = train_dcgan.main(common + ["--steps", "7", "--name", "split", "--resume", "--cache", "memory"])
-    assert json.loads((resumed.checkpoints / "latest.json").read_text())["step"] == 7
+    assert checkpoint_info(resumed.checkpoint_path())["step"] == checkpoint_info(straight.checkpoint_path())["step"] == 7
 
     def weights(run):
         config = train_dcgan.config_from_flags(common + ["--channels", "3"])

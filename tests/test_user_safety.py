@@ -139,6 +139,19 @@ def run_script(script, *args, cwd=None):
     (["--dataset", "shapes", "--data-dir", "somewhere"], "--dataset shapes is built in and reads no files"),
     (["--xla", "on", "--no-xla"], "--xla on and --no-xla contradict each other"),
     (["--name", "../escape"], "--name '../escape' may only hold letters"),
+    (["--name", "."], "--name '.' may only hold letters, digits, '.', '_' and '-', and may not start with '.'"),
+    (["--name", ".."], "--name '..' may only hold letters"),
+    (["--seed", "-1"], "--seed must be a whole number from 0 to 4294967295, got -1"),
+    (["--image-size", "100"], "invalid choice: 100"),
+    (["--bogus-flag"], "unrecognized arguments: --bogus-flag (see train_dcgan.py --help)"),
+    (["--loss", "hinge", "--label-smoothing", "0.1"], "--label-smoothing soften the lsgan and bce losses' real/fake "
+                                                      "targets; --loss hinge has no targets"),
+    (["--model", "wgan", "--noisy-labels"], "--noisy-labels soften the lsgan and bce losses' real/fake targets; "
+                                            "--loss wgan has no targets"),
+    (["--loss", "bce", "--lsgan-targets", "-1", "1", "0"], "--lsgan-targets set the least squares loss's targets, not "
+                                                            "--loss bce's"),
+    (["--epochs", "2"], "--steps 1 and --epochs 2 both set the run's length: give one"),
+    (["--dataset", "/no/such/folder"], "folder not found: /no/such/folder"),
 ])
 def test_nonsense_training_values_are_one_line_before_training(tmp_path, flags, message):
     code, lines = run_script("train_dcgan.py", *flags, "--steps", "1", cwd=tmp_path)
@@ -167,6 +180,90 @@ def test_a_read_only_runs_folder_is_one_line(tiny_args, tmp_path, monkeypatch):
     monkeypatch.setattr(kerasgan.runs.Run, "lock", refuse)
     with pytest.raises(UserError, match="cannot write to .*writable --runs-dir"):
         train_dcgan.main(tiny_args + ["--steps", "1"])
+
+
+def test_an_exports_folder_that_cannot_be_written_is_refused_before_training(tiny_args, tmp_path):
+    blocked = tmp_path / "exports-is-a-file"
+    blocked.write_text("not a folder")
+    with pytest.raises(UserError, match="cannot write exports to .*writable --exports-dir, or add --no-export"):
+        train_dcgan.main(tiny_args[:-4] + ["--runs-dir", str(tmp_path / "runs"), "--exports-dir", str(blocked),
+                                           "--steps", "1"])
+    assert not (tmp_path / "runs").exists()  # found before any training
+
+
+@pytest.mark.parametrize("kind", ["cyclegan", "gan"])
+def test_resuming_a_run_with_the_other_training_command_is_one_line(tmp_path, kind):
+    from kerasgan.config import CycleGANConfig, GANConfig
+    from kerasgan.runs import Run
+
+    config, command, other = ((CycleGANConfig, train_dcgan, "kerasgan train-cyclegan") if kind == "cyclegan"
+                              else (GANConfig, train_cyclegan_command, "kerasgan train"))
+    run = Run(tmp_path / "runs" / "theirs")
+    run.checkpoints.mkdir(parents=True)
+    run.config_path.write_text(__import__("json").dumps(config(name="theirs").to_dict()))
+    run.checkpoint_path().write_bytes(b"weights")
+    with pytest.raises(UserError, match=f"is a {'CycleGAN' if kind == 'cyclegan' else 'GAN'} run: resume it with "
+                                        f"`{other} --name theirs --resume`"):
+        command.main(["--runs-dir", str(tmp_path / "runs"), "--name", "theirs", "--resume"])
+
+
+@pytest.mark.parametrize("name", ["samples.txt", "model.pb", "grid"])
+def test_generate_wants_an_image_file_name(tmp_path, name):
+    with pytest.raises(UserError, match=f"--output .*{name} is not an image file name: end it in .png"):
+        generate.check_output_file(tmp_path / name)
+    assert generate.check_output_file(tmp_path / "grid.jpg") == tmp_path / "grid.jpg"
+
+
+def test_the_python_api_raises_the_standard_exception_kinds(tmp_path):
+    from kerasgan import GAN
+
+    with pytest.raises(ValueError, match="--image-size must be one of 16, 32, 64, 128, 256, got 100"):
+        GAN(image_size=100, runs_dir=str(tmp_path))  # in the constructor, not at fit
+    with pytest.raises(FileNotFoundError, match="folder not found: /no/such/folder"):
+        GAN(runs_dir=str(tmp_path), no_export=True).fit("/no/such/folder")
+    assert not any(tmp_path.iterdir())  # no run folder left behind
+    with pytest.raises(UserError):  # one base class for the command line's one-line errors
+        GAN(seed=-3)
+
+
+def test_a_library_module_run_as_a_command_says_which_commands_there_are(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "kerasgan.experiment", "plan.toml"], cwd=tmp_path,
+                            env=__import__("conftest").script_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == ["error: kerasgan.experiment is a library module, not a command: run "
+                                          "`kerasgan COMMAND` (or `python -m kerasgan COMMAND` from a checkout); "
+                                          "`kerasgan --help` lists the commands"]
+
+
+def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, str(ROOT / "train_dcgan.py"), "--steps", "1"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=__import__("conftest").script_env())
+    time.sleep(1.0)  # importing TensorFlow takes several seconds
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert err.strip().splitlines() == ["interrupted"], err
+
+
+def test_a_killed_exports_temporary_folder_is_removed_by_the_next_export(tmp_path):
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / "gen" / f".tmp-{int(finished.stdout)}-0a1b2c3d"  # its writer is gone
+    left.mkdir(parents=True)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4 * 4 * 3), keras.layers.Reshape((4, 4, 3))])
+    export_generator(model, tmp_path, "gen")
+    assert not left.exists() and (tmp_path / "gen" / "1").is_dir()
+
+
+def test_gif_files_are_images_of_a_folder(tmp_path):
+    from kerasgan.data.folder import list_images, load_folder
+
+    write_images(tmp_path / "imgs", ["a.png", "b.gif"])
+    assert [p.name for p in list_images(tmp_path / "imgs")] == ["a.png", "b.gif"]
+    assert load_folder(tmp_path / "imgs", 16).shape == (2, 16, 16, 3)
 
 
 # -- the serving client ---------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """A TF Serving client for kerasgan exports, over REST (JSON) or gRPC.
 
-    python -m kerasgan.client --model dcgan_shapes_32 --num 16 --output samples/
-    python -m kerasgan.client --model cyclegan_x2y --input photos/ --output translated/
-    python -m kerasgan.client --model dcgan_shapes_32 --protocol grpc --port 8500 --output out/
-    python -m kerasgan.client --model cdcgan_shapes_32 --labels shape=2,color=0 --output out/
+    kerasgan client --model dcgan_shapes_32 --num 16 --output samples/
+    kerasgan client --model cyclegan_x2y --input photos/ --output translated/
+    kerasgan client --model dcgan_shapes_32 --protocol grpc --port 8500 --output out/
+    kerasgan client --model cdcgan_shapes_32 --labels shape=2,color=0 --output out/
 
 Generators are asked through their `generate` signature (batch size, seed and, for
 conditional exports, one class id per attribute; no noise to send); translators through
@@ -196,8 +196,8 @@ def parse_labels(text):
     return labels
 
 
-def build_parser():
-    parser = cli.ArgumentParser(prog="python -m kerasgan.client", description=__doc__.splitlines()[0])
+def build_parser(prog="kerasgan client"):
+    parser = cli.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="the model name TF Serving serves")
     parser.add_argument("--version", type=int, default=None)
     parser.add_argument("--host", default="localhost")
@@ -213,8 +213,8 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def main(argv=None, prog="kerasgan client"):
+    args = build_parser(prog).parse_args(argv)
     port = args.port or (8501 if args.protocol == "rest" else 8500)
     if args.input:
         from kerasgan.data.folder import list_images
@@ -236,6 +236,3 @@ def main(argv=None):
     for path in save_images(outputs["images"], args.output, names):
         print(path)
 
-
-if __name__ == "__main__":
-    cli.run_main(main)

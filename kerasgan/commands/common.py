@@ -7,9 +7,7 @@ the fields of its recipe's config (kerasgan/config.py), one to one.
 
 import argparse
 import difflib
-import sys
 import types
-import warnings
 
 from kerasgan.config import flags_of
 from kerasgan.errors import UserError
@@ -25,22 +23,7 @@ class ArgumentParser(argparse.ArgumentParser):
             close = difflib.get_close_matches(unknown[0], flags, n=1, cutoff=0.75) if unknown else []
             if close:
                 message += f" (did you mean {close[0]}?)"
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _one_line_warning(message, category, filename, lineno, line=None):
-    return f"warning: {message}\n"
-
-
-def run_main(main, argv=None):
-    """Runs `main(argv)`, turning a UserError into one line on stderr and exit status 2
-    (or the error's own `exit_code`: 3 for NonFiniteLoss, a diverged training run)."""
-    warnings.formatwarning = _one_line_warning
-    try:
-        return main(argv)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(getattr(error, "exit_code", 2)) from None
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def positive_int(text):

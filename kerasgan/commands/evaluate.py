@@ -1,12 +1,12 @@
 """Score generators and image sets with FID and KID.
 
-    python -m kerasgan.evaluate --model exports/dcgan_shapes_32          # newest exported version
-    python -m kerasgan.evaluate --run runs/dcgan_shapes_32 --checkpoint best
-    python -m kerasgan.evaluate --model exports/cats --data-dir data/cats --num-samples 5000
-    python -m kerasgan.evaluate --folders samples/ data/cats/            # folder A against B
-    python -m kerasgan.evaluate --x2y exports/cat_x2y --y2x exports/cat_y2x \\
+    kerasgan evaluate --model exports/dcgan_shapes_32          # newest exported version
+    kerasgan evaluate --run runs/dcgan_shapes_32 --checkpoint best
+    kerasgan evaluate --model exports/cats --data-dir data/cats --num-samples 5000
+    kerasgan evaluate --folders samples/ data/cats/            # folder A against B
+    kerasgan evaluate --x2y exports/cat_x2y --y2x exports/cat_y2x \\
         --x-dir data/grumpifyA --y-dir data/grumpifyB                    # CycleGAN, per domain
-    python -m kerasgan.evaluate --run runs/cdcgan_shapes-dot_32 --label-accuracy   # conditional models
+    kerasgan evaluate --run runs/cdcgan_shapes-dot_32 --label-accuracy   # conditional models
 
 Generators are scored against --data-dir/--dataset (same meaning as in train_dcgan.py), or,
 without them, against the training data their run recorded. --label-accuracy scores a
@@ -26,7 +26,7 @@ import tensorflow as tf
 from kerasgan.commands import common as cli
 from kerasgan.data.folder import list_image_files, read_rgb
 from kerasgan.data.sources import folder_source, load_image_set
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 from kerasgan.export import GENERATOR_KINDS, find_export, load_saved_model, read_metadata
 from kerasgan.images import save_png
 from kerasgan.metrics import fid_and_kid, real_statistics, to_uint8
@@ -51,9 +51,9 @@ def add_fid_weights_args(group):
                        help="images per Inception forward pass")
 
 
-def build_parser():
+def build_parser(prog="kerasgan evaluate"):
     parser = cli.ArgumentParser(
-        prog="python -m kerasgan.evaluate",
+        prog=prog,
         description="FID and KID of a generator, two image folders, or a CycleGAN pair.",
     )
     source = parser.add_argument_group("what to score (one of)")
@@ -126,20 +126,20 @@ def check_paths(args):
         if path:
             resolve_export(path, flag)
     if args.run and not Path(args.run, "config.json").expanduser().exists():
-        raise UserError(f"not a run directory: {Path(args.run, 'config.json')} not found")
+        raise MissingPath(f"not a run directory: {Path(args.run, 'config.json')} not found")
 
 
 def check_folder(path, flag):
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise UserError(f"{flag}: image folder not found: {folder}")
+        raise MissingPath(f"{flag}: image folder not found: {folder}")
     return folder
 
 
 def resolve_export(path, flag="--model"):
     """The version folder of an export (exports/NAME: its newest version), as `generate` finds it."""
     if not Path(path).expanduser().is_dir():
-        raise UserError(f"{flag}: model directory not found: {Path(path).expanduser()}")
+        raise MissingPath(f"{flag}: model directory not found: {Path(path).expanduser()}")
     return find_export(path)
 
 
@@ -303,7 +303,8 @@ def evaluate_label_accuracy(args):
     print(f"label accuracy of {num_samples} images from {path}; judge trained on {len(data)} labelled real "
           f"images ({data.name}, {image_size}x{image_size}; at most {MAX_JUDGE_IMAGES:,} spread over them) but a "
           "held-back fifth", file=sys.stderr)
-    judge = fit_label_judge(data, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed)
+    judge = fit_label_judge(data, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed,
+                            progress=True)
     generated = label_accuracy(sample, judge, num_samples, seed=args.seed)
     return {**report(generated, judge), "generated_images": num_samples, "real_images": len(data),
             "image_size": image_size}
@@ -380,8 +381,8 @@ def format_table(results):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
+def main(argv=None, prog="kerasgan evaluate"):
+    args = build_parser(prog).parse_args(argv)
     kind = check_sources(args)
     check_paths(args)
     if args.label_accuracy:
@@ -390,7 +391,7 @@ def main(argv=None):
         results = evaluate_label_accuracy(args)
         print(json.dumps(results, indent=2) if args.json else format_table(results))
         return results
-    extractor = inception_from_flag(args.fid_weights, args.fid_batch_size)
+    extractor = inception_from_flag(args.fid_weights, args.fid_batch_size, progress=True)
     if kind == "--folders":
         results = evaluate_folders(args, extractor)
     elif kind == "--x2y/--y2x":
@@ -400,6 +401,3 @@ def main(argv=None):
     print(json.dumps(results, indent=2) if args.json else format_table(results))
     return results
 
-
-if __name__ == "__main__":
-    cli.run_main(main)

@@ -23,8 +23,8 @@ from kerasgan.commands import common as cli
 from kerasgan.errors import UserError
 
 
-def build_parser():
-    parser = cli.ArgumentParser(prog="kerasgan experiment",
+def build_parser(prog="kerasgan experiment"):
+    parser = cli.ArgumentParser(prog=prog,
                                 description="Run every cell of a TOML plan (skipping finished ones, "
                                             "resuming interrupted ones) and write results.csv, results.md, "
                                             "sheet.png and TensorBoard HParams.")
@@ -48,10 +48,10 @@ def log(message):
     print(message, flush=True)
 
 
-def main(argv=None):
+def main(argv=None, prog="kerasgan experiment"):
     from kerasgan import experiment
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     overrides = list(args.overrides) + ([f"data_dir={args.data_dir}"] if args.data_dir else [])
     plan = experiment.read_plan(args.plan, overrides, args.out)
     if args.dry_run:
@@ -99,6 +99,3 @@ def run_on_devices(args, devices):
         raise UserError(f"the workers on device(s) {', '.join(failed)} failed (see their output above); "
                         "run the same command again to continue")
 
-
-if __name__ == "__main__":
-    cli.run_main(main)

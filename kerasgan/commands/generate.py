@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kerasgan.commands import common as cli
 from kerasgan.errors import UserError
+from kerasgan.images import IMAGE_FORMATS
 from kerasgan.latent import signature_inputs
 
 
@@ -56,8 +57,8 @@ def generate(model, labels=None, num=16, seed=0):
     return signature(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
 
 
-def build_parser():
-    parser = cli.ArgumentParser(prog="train_dcgan.py generate",
+def build_parser(prog="kerasgan generate"):
+    parser = cli.ArgumentParser(prog=prog,
                                 description="Generate images from an exported generator.")
     parser.add_argument("--model", required=True, help="export folder: exports/NAME or exports/NAME/VERSION")
     parser.add_argument("--labels", default="",
@@ -76,21 +77,21 @@ def check_output_file(path, overwrite=False):
     path = Path(path).expanduser()
     if path.is_dir():
         raise UserError(f"--output {path} is a folder: give a file name such as {path / 'generated.png'}")
+    if path.suffix.lower() not in IMAGE_FORMATS:
+        raise UserError(f"--output {path} is not an image file name: end it in {', '.join(IMAGE_FORMATS)} "
+                        f"(such as {path.with_suffix('.png').name})")
     if path.exists() and not overwrite:
         raise UserError(f"--output {path} exists: choose another name, or add --overwrite to replace it")
     return path
 
 
-def main(argv=None):
+def main(argv=None, prog="kerasgan generate"):
     from kerasgan.images import make_grid, save_png
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     output = check_output_file(args.output, args.overwrite)
     images = generate(args.model, args.labels, args.num, args.seed)
     path = save_png(make_grid(images, args.columns), output)
     print(f"{len(images)} images: {path}")
     return path
 
-
-if __name__ == "__main__":
-    cli.run_main(main)

@@ -11,10 +11,15 @@
     kerasgan client ...           ask a running TF Serving for images
 """
 
+import contextlib
 import importlib
+import logging
+import os
 import sys
+import warnings
 
-from kerasgan.commands import common as cli
+# Only the standard library here: everything heavy (TensorFlow) is imported inside
+# `run_command`, after the log filter is in place and where Ctrl-C is one line.
 
 SUBCOMMANDS = {
     "train": ("kerasgan.commands.train_gan", "train a model of the GAN family (train_dcgan.py)"),
@@ -44,22 +49,67 @@ def main(argv=None):
         return None
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:
-        sys.stderr.write(f"kerasgan: error: unknown command {name!r}\n{usage()}")
+        sys.stderr.write(f"error: unknown command {name!r}\n{usage()}")
         raise SystemExit(2)
     module = importlib.import_module(SUBCOMMANDS[name][0])
-    if name.startswith("train"):
-        return module.main(rest, prog=f"kerasgan {name}")
-    return module.main(rest)
+    return module.main(rest, prog=f"kerasgan {name}")
+
+
+def run_command(command, argv=None):
+    """Runs `command(argv)` as a command line does: TensorFlow's C++ log lines filtered out of
+    stderr (unless KERASGAN_VERBOSE_TF=1), a UserError as one line starting `error:` (exit
+    status 2, or 3 for a diverged training), Ctrl-C as one line (130)."""
+    verbose = os.environ.get("KERASGAN_VERBOSE_TF") == "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")  # before TensorFlow loads
+    from kerasgan.commands.tf_logs import filtered_stderr
+
+    with contextlib.nullcontext() if verbose else filtered_stderr():
+        show_messages()
+        try:
+            return run_main(command, argv)
+        except KeyboardInterrupt:
+            print("\ninterrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+
+
+def show_messages():
+    """The library's messages (the "kerasgan" logger, kerasgan/progress.py) as plain lines:
+    information on stdout, warnings and worse on stderr."""
+    logger = logging.getLogger("kerasgan")
+    if logger.handlers:
+        return
+    for stream, wanted in ((sys.stdout, lambda record: record.levelno < logging.WARNING),
+                           (sys.stderr, lambda record: record.levelno >= logging.WARNING)):
+        handler = logging.StreamHandler(stream)
+        handler.addFilter(wanted)
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def run_main(command, argv=None):
+    """Runs `command(argv)`, turning a UserError into one line on stderr and exit status 2
+    (or the error's own `exit_code`: 3 for NonFiniteLoss, a diverged training run), and
+    Python warnings into one line each."""
+    from kerasgan.errors import UserError
+
+    warnings.formatwarning = lambda message, *args, **kwargs: f"warning: {message}\n"
+    try:
+        return command(argv)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(getattr(error, "exit_code", 2)) from None
 
 
 def entry_point():
     """The console script `kerasgan`."""
-    cli.run_main(main)
+    run_command(main)
 
 
 def script(module_name, prog=None):
-    """A console script or top-level script running one command with one-line errors."""
-    module = importlib.import_module(f"kerasgan.commands.{module_name}")
-    if prog is None:
-        return cli.run_main(module.main)
-    return cli.run_main(lambda argv=None: module.main(argv, prog=prog))
+    """A top-level script or `python -m` alias running one command (kerasgan/commands/<module_name>.py)."""
+    def command(argv=None):
+        module = importlib.import_module(f"kerasgan.commands.{module_name}")
+        return module.main(argv, prog=prog) if prog else module.main(argv)
+
+    return run_command(command)

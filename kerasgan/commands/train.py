@@ -59,6 +59,9 @@ def config_for(config_cls, given, resume, dataset_name):
             raise UserError(f"nothing to resume in {run.root}: it has no config.json (run without --resume)")
         raise UserError(f"nothing to resume: {run.root} does not exist (check --name and --runs-dir)")
     saved = run_config(run)
+    if not isinstance(saved, config_cls):
+        raise UserError(f"{run.root} is a {type(saved).__name__.removesuffix('Config')} run: resume it with "
+                        f"`{saved.command} --name {run.root.name} --resume`")
     fields = {f.name: f for f in config_cls.fields()}
     changed = [(key, value) for key, value in given.items()
                if fields[key].metadata.get("changes_run", True)
@@ -69,6 +72,9 @@ def config_for(config_cls, given, resume, dataset_name):
         raise UserError(f"--resume continues {run.root} as it was trained; these flags differ from its "
                         f"config.json: {listing}. Drop them, or start a new run with --name NEW")
     allowed = {k: v for k, v in given.items() if not fields[k].metadata.get("changes_run", True)}
+    for length, other in (("steps", "epochs"), ("epochs", "steps")):
+        if length in allowed and other not in allowed:
+            allowed[other] = None  # the new length replaces the recorded one, in whichever unit
     return saved.replace(**{**allowed, "name": name}).check()
 
 

@@ -37,7 +37,7 @@ def main(argv=None, prog=None):
     if argv[:1] == ["translate"]:
         from kerasgan.commands import translate
 
-        return translate.main(argv[1:])
+        return translate.main(argv[1:], prog=f"{prog or 'kerasgan train-cyclegan'} translate")
     from kerasgan.recipes.cyclegan import CycleGAN, dataset_name
 
     return train.train(CycleGAN, dataset_name, build_parser(prog), argv)

@@ -36,7 +36,7 @@ def main(argv=None, prog=None):
     if argv[:1] == ["generate"]:
         from kerasgan.commands import generate
 
-        return generate.main(argv[1:])
+        return generate.main(argv[1:], prog=f"{prog or 'kerasgan train-diffusion'} generate")
     from kerasgan.recipes.diffusion import Diffusion, dataset_name
 
     given, resume = train.parse(build_parser(prog), argv)

@@ -10,20 +10,13 @@ import argparse
 import sys
 
 from kerasgan.commands import train
-from kerasgan.config import GANConfig
-
-MODEL_HELP = """\
-models: dcgan (default; least squares), gan (MLP, BCE, 32px), cgan (conditional MLP, BCE,
-32px), cdcgan (conditional DCGAN, BCE), wgan (clipping; RMSprop 5e-5, n_critic 5), wgan-gp
-(Adam 1e-4, betas 0/0.9, n_critic 5, no norm in the critic), lsgan (a/b/c targets), infogan
-(BCE, noise 62, categorical and continuous codes), began (Adam 1e-4, uniform noise 64, Xavier
-init). Flags you give override these defaults. From an export: %(prog)s generate --help"""
-
+from kerasgan.config import GANConfig, models_help
 
 def build_parser(prog=None):
     return train.build_parser(GANConfig, prog=prog,
                               description="Train a GAN on images (default: a DCGAN on the built-in shapes).",
-                              epilog=MODEL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              epilog=models_help() + "\n\nImages from an export: kerasgan generate --help",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def config_from_flags(argv):
@@ -37,7 +30,7 @@ def main(argv=None, prog=None):
     if argv[:1] == ["generate"]:
         from kerasgan.commands import generate
 
-        return generate.main(argv[1:])
+        return generate.main(argv[1:], prog=f"{prog or 'kerasgan train'} generate")
     from kerasgan.recipes.gan import GAN, dataset_name
 
     return train.train(GAN, dataset_name, build_parser(prog), argv)

@@ -17,8 +17,8 @@ from kerasgan.commands import common as cli
 from kerasgan.errors import UserError
 
 
-def build_parser():
-    parser = cli.ArgumentParser(prog="train_cyclegan.py translate",
+def build_parser(prog="kerasgan translate"):
+    parser = cli.ArgumentParser(prog=prog,
                                 description="Translate a folder of images with an exported CycleGAN generator.")
     parser.add_argument("--model", required=True,
                         help="exports/NAME_x2y (latest version) or exports/NAME_x2y/VERSION")
@@ -68,7 +68,7 @@ def translate_folder(model_dir, input_dir, output_dir, overwrite=False):
     """
     import tensorflow as tf
 
-    from kerasgan.data.folder import list_images, read_rgb
+    from kerasgan.data.folder import IMAGE_EXTENSIONS, list_images, read_rgb
     from kerasgan.export import load_saved_model, read_metadata
     from kerasgan.images import save_png
 
@@ -93,16 +93,17 @@ def translate_folder(model_dir, input_dir, output_dir, overwrite=False):
         written.append(save_png(result, target))
     if not written:
         detail = f" ({len(failed)} unreadable, first: {failed[0]})" if failed else ""
-        raise UserError(f"no readable image in {input_dir}{detail}: --input takes a folder of PNG/JPEG/BMP/GIF files")
+        raise UserError(f"no readable image in {input_dir}{detail}: --input takes a folder of "
+                        f"{'/'.join(e.lstrip('.').upper() for e in IMAGE_EXTENSIONS)} files")
     if failed:
         warnings.warn(f"skipped {len(failed)} unreadable image file(s) (first: {failed[0]})", stacklevel=2)
     return written
 
 
-def main(argv=None):
+def main(argv=None, prog="kerasgan translate"):
     from kerasgan.export import find_export
 
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     model_dir = find_export(args.model)
     written = translate_folder(model_dir, args.input, args.output, args.overwrite)
     print(f"translated {len(written)} image(s) with {model_dir} into {args.output}")

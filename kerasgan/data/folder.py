@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")  # a GIF: its first frame
 
 
 def list_images(folder):
@@ -34,7 +34,7 @@ def list_image_files(folder, relative=False):
     about a second, where making as many Path objects takes several."""
     folder = Path(folder).expanduser()
     if not folder.exists():
-        raise UserError(f"image folder not found: {folder} (check --data-dir)")
+        raise MissingPath(f"image folder not found: {folder} (check --data-dir)")
     if not folder.is_dir():
         raise UserError(f"not a folder: {folder} (--data-dir must name a folder of images)")
     files = list(_walk(str(folder), ""))

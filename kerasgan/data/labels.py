@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasgan.data.folder import list_images, load_files, spread
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 from kerasgan.latent import RESERVED_NAMES, is_valid_attribute
 
 SUBFOLDER_ATTRIBUTE = "label"
@@ -113,7 +113,7 @@ def read_csv(path):
     """The header and data rows of a CSV file, cells stripped; rows keep their line numbers."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise UserError(f"label file not found: {path} (check --labels-csv)")
+        raise MissingPath(f"label file not found: {path} (check --labels-csv)")
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
             rows = [(number, [cell.strip() for cell in row]) for number, row in enumerate(csv.reader(file), 1)]
@@ -188,7 +188,7 @@ def parse_csv_labels(path, header, body):
 def _resolve_files(folder, csv_path, names, body):
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise UserError(f"image folder not found: {folder} (check --data-dir)")
+        raise MissingPath(f"image folder not found: {folder} (check --data-dir)")
     seen = {}
     for name, (number, _) in zip(names, body):
         if not name:

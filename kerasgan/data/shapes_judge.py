@@ -177,10 +177,12 @@ class ShapesJudge:
     def fit(self):
         import keras
 
-        keras.utils.set_random_seed(10_000 + self.seed)
+        from kerasgan.seeds import seeded
+
         # Seeds far from the training data's (0, 1 for the CycleGAN domains) and the held-out set's.
         images, targets, weights = training_set(self.num_images, self.image_size, 1000 + self.seed)
-        model = build_classifier(self.image_size)
+        with seeded(10_000 + self.seed):
+            model = build_classifier(self.image_size)
         model.compile(
             optimizer=keras.optimizers.Adam(2e-3),
             loss={"shape": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -188,8 +190,12 @@ class ShapesJudge:
                   "clean": keras.losses.BinaryCrossentropy(from_logits=True)},
             jit_compile=False,
         )
-        model.fit(images, targets, sample_weight=weights, batch_size=self.batch_size, epochs=self.epochs,
-                  shuffle=True, verbose=0)
+        rng = np.random.default_rng(10_000 + self.seed)  # not TensorFlow's global generator
+        for _ in range(self.epochs):
+            order = rng.permutation(len(images))
+            pick = lambda d: {k: v[order] for k, v in d.items()}  # noqa: E731
+            model.fit(images[order], pick(targets), sample_weight=pick(weights), batch_size=self.batch_size,
+                      epochs=1, shuffle=False, verbose=0)
         self.model = model
         return self
 

@@ -15,7 +15,7 @@ from kerasgan.data.shapes import make_shapes
 from kerasgan.data.source import (  # noqa: F401  (the names callers import from here)
     UNREADABLE, FileSource, ImageSet, Source, Streamed, UnreadableData, is_greyscale, luma)
 from kerasgan.data.tfds import load_tfds, tfds_builder
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 
 # The course layout: <data root>/cat/grumpifyBprocessed (DCGAN) and grumpifyAprocessed.
 COURSE_FOLDERS = {"grumpifycat": "cat/grumpifyBprocessed"}
@@ -33,7 +33,7 @@ def course_folder(data_root, relative, dataset):
     for candidate in (root / relative, root / "grumpifyCat" / relative, root):
         if candidate.is_dir() and candidate.name == Path(relative).name:
             return candidate
-    raise UserError(f"{relative} not found under {root} (--data-dir should hold {relative})")
+    raise MissingPath(f"{relative} not found under {root} (--data-dir should hold {relative})")
 
 
 def folder_source(folder, image_size, max_images=None, name=None):

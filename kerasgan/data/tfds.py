@@ -8,10 +8,11 @@ well under a second with a line saying how to use a local copy instead.
 
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
 
 _PROBE_URL = "https://storage.googleapis.com/"
 
@@ -29,6 +30,14 @@ def _online(timeout=5.0):
 FOLDER_HINT = "or train on a local folder of images with --data-dir FOLDER"
 
 
+def looks_like_a_path(name):
+    """Whether a dataset name is meant as a folder: absolute, ./ or ~ relative, or below a
+    folder that exists (TFDS names look like `cifar10` or `cycle_gan/apple2orange`)."""
+    name = str(name)
+    first = name.replace("\\", "/").split("/")[0]
+    return name.startswith(("/", ".", "~")) or ("/" in name.replace("\\", "/") and Path(first).is_dir())
+
+
 def tfds_builder(name, data_dir=None, local_hint=FOLDER_HINT):
     """The TFDS builder for `name`, downloaded and prepared if needed (needs internet once).
 
@@ -36,9 +45,12 @@ def tfds_builder(name, data_dir=None, local_hint=FOLDER_HINT):
     """
     import tensorflow_datasets as tfds
 
+    if looks_like_a_path(name):
+        raise MissingPath(f"folder not found: {name} (a name that is not a folder is read as a TensorFlow Datasets "
+                        "name; check the path)")
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
+    except (tfds.core.registered.DatasetNotFoundError, ValueError):
         raise UserError(
             f"TensorFlow Datasets has no dataset {name!r}; see `tfds.list_builders()` "
             "or pass --data-dir with a folder of images"

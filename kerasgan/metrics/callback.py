@@ -7,8 +7,6 @@ checkpoint as checkpoints/best.weights.h5 beside the latest one.
 """
 
 import csv
-import json
-import sys
 import time
 import types
 import warnings
@@ -22,9 +20,9 @@ from kerasgan.latent import signature_inputs
 from kerasgan.metrics.fid import fid_and_kid
 from kerasgan.metrics.inception import InceptionFeatures
 from kerasgan.metrics.stats_cache import real_statistics
-from kerasgan.runs import save_checkpoint
+from kerasgan.progress import log, progress_bar
+from kerasgan.runs import BEST, checkpoint_info, save_checkpoint
 
-BEST = "best"
 METRICS_FILE = "metrics.csv"
 METRICS_COLUMNS = ("step", "fid", "kid", "kid_std")
 # Without --fid-samples: as many samples as real images, but at least 1000 (fewer makes FID
@@ -33,10 +31,10 @@ MIN_DEFAULT_SAMPLES = 1000
 MAX_DEFAULT_SAMPLES = 10000
 
 
-def inception_from_flag(weights, batch_size=50):
+def inception_from_flag(weights, batch_size=50, progress=False):
     """An `InceptionFeatures` for a --fid-weights value ("random" means weights=None)."""
     return InceptionFeatures(weights=None if weights == "random" else weights,
-                             batch_size=batch_size)
+                             batch_size=batch_size, progress=progress)
 
 
 def default_num_samples(num_real):
@@ -86,14 +84,18 @@ def generator_specs(generator):
 
 
 def generated_features(generate_fn, extractor, num_samples, batch_size, seed=0):
-    """Inception features [num_samples, D] of `generate_fn(count, seed + batch index)` images."""
+    """Inception features [num_samples, D] of `generate_fn(count, seed + batch index)` images
+    (with a progress bar when the extractor shows progress)."""
     parts = []
+    bar = progress_bar(num_samples, "generated images", "img", enabled=getattr(extractor, "progress", False))
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
         images = np.asarray(generate_fn(count, seed + index))
         if len(images) != count:
             raise ValueError(f"generate_fn returned {len(images)} images; asked for {count}")
         parts.append(extractor(images))
+        bar.update(count)
+    bar.close()
     return np.concatenate(parts)
 
 
@@ -119,11 +121,6 @@ def read_metrics(path):
         ]
 
 
-def best_info_path(run):
-    """checkpoints/best.json, written by `save_checkpoint` beside best.weights.h5."""
-    return run.checkpoints / f"{BEST}.json"
-
-
 # -- the callback -------------------------------------------------------------------------
 
 
@@ -137,7 +134,7 @@ class FIDCallback(StepCallback):
         real_images: uint8 [N, H, W, 3], the training images. Their statistics are computed
             once, when training starts, and cached by content (`real_statistics`).
         run: the `Run`; rows go to run.root/metrics.csv, the best checkpoint to
-            run.checkpoints/best.weights.h5 (+ best.json with its scores).
+            run.checkpoints/best.weights.h5 (its scores inside: `runs.checkpoint_info`).
         extractor: an `InceptionFeatures` (or any callable with `extractor_id` and
             `preprocessing`, as `real_statistics` needs).
         every: steps between evaluations.
@@ -187,19 +184,19 @@ class FIDCallback(StepCallback):
         self.best_fid = self.stored_best_fid()
         if self.verbose:
             source = "loaded from" if self.real["cached"] else "computed, cached in"
-            print(f"FID reference: {len(self.real_images)} real images ({source} {self.real['path']}); "
-                  f"{self.num_samples} samples every {self.every} steps", file=sys.stderr)
+            log.info(f"FID reference: {len(self.real_images)} real images ({source} {self.real['path']}); "
+                     f"{self.num_samples} samples every {self.every} steps")
 
     def stored_best_fid(self):
-        """The best FID so far, from checkpoints/best.json, so it survives a resume.
+        """The best FID so far, from the best checkpoint's own facts, so it survives a resume.
 
-        best.json is the source, not metrics.csv: it always describes the checkpoint that is
+        The checkpoint is the source, not metrics.csv: its facts always describe the weights
         on disk, while a lower FID in metrics.csv without its checkpoint would stop the best
         one from ever being saved.
         """
         if not self.run.has_checkpoint(BEST):
             return float("inf")
-        info = json.loads(best_info_path(self.run).read_text())
+        info = checkpoint_info(self.run.checkpoint_path(BEST))
         if info.get("fid_setup") != self.setup:
             warnings.warn(
                 f"{self.run.checkpoint_path(BEST)} was scored with other FID settings "
@@ -228,10 +225,9 @@ class FIDCallback(StepCallback):
         self.last_step = step
         self.last_scores = scores
         if self.verbose:
-            print(f"step {step}: FID {scores['fid']:.3f}  KID {scores['kid']:.5f} "
-                  f"+- {scores['kid_std']:.5f}{'  (best)' if improved else ''}  "
-                  f"[{self.num_samples} samples, {time.perf_counter() - start:.0f} s]",
-                  file=sys.stderr)
+            log.info(f"step {step}: FID {scores['fid']:.3f}  KID {scores['kid']:.5f} "
+                     f"+- {scores['kid_std']:.5f}{'  (best)' if improved else ''}  "
+                     f"[{self.num_samples} samples, {time.perf_counter() - start:.0f} s]")
 
     def record(self, step, scores):
         append_metrics_row(self.metrics_path, {"step": step, **scores})

@@ -23,7 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasgan.errors import UserError
+from kerasgan.errors import MissingPath, UserError
+from kerasgan.progress import progress_bar
 
 INCEPTION_SIZE = 299
 FEATURE_DIM = 2048
@@ -182,6 +183,8 @@ class InceptionFeatures:
             If XLA fails to compile the network it falls back to graph mode with a warning.
         seed: seed of the random initialisation when `weights=None`.
         allow_download: with `weights="imagenet"`, whether a missing file may be downloaded.
+        progress: show a progress bar when a call covers several batches (kerasgan evaluate
+            does; during training the FID callback reports each evaluation in one line).
 
     Calling the object on images uint8 [N, H, W, 3] or float in [-1, 1] returns float32
     features [N, 2048]. See the module docstring for the exact preprocessing.
@@ -190,11 +193,12 @@ class InceptionFeatures:
     preprocessing = "uint8-resize299-bilinear-antialias-inception_preprocess"
 
     def __init__(
-        self, weights="imagenet", batch_size=50, jit_compile=None, seed=0, allow_download=True
+        self, weights="imagenet", batch_size=50, jit_compile=None, seed=0, allow_download=True, progress=False
     ):
         if batch_size < 1:
             raise UserError(f"FID batch size must be at least 1; got {batch_size}")
         self.batch_size = int(batch_size)
+        self.progress = progress
         self.extractor_id, weights_path = self._resolve_weights(weights, seed, allow_download)
         self.model = _build_inception(weights_path, seed)
         if jit_compile is None:
@@ -210,7 +214,7 @@ class InceptionFeatures:
             return "inception_v3-imagenet", imagenet_weights_path(allow_download)
         path = os.path.expanduser(str(weights))
         if not os.path.isfile(path):
-            raise UserError(f"FID weights file not found: {path} (expected {WEIGHTS_FILE})")
+            raise MissingPath(f"FID weights file not found: {path} (expected {WEIGHTS_FILE})")
         digest = _file_md5(path)
         # A local copy of the official file scores exactly like "imagenet", so share its cache.
         if digest == WEIGHTS_MD5:
@@ -252,6 +256,7 @@ class InceptionFeatures:
         images = np.asarray(images)
         check_image_shape(images)
         features = np.zeros((len(images), FEATURE_DIM), np.float32)
+        bar = progress_bar(len(images), "Inception features", "img", enabled=self.progress and len(images) > self.batch_size)
         for start in range(0, len(images), self.batch_size):
             batch = to_uint8(images[start : start + self.batch_size])
             count = len(batch)
@@ -260,4 +265,6 @@ class InceptionFeatures:
                 batch = np.concatenate([batch, padding])
             output = self._run(self._preprocess(tf.constant(batch)))
             features[start : start + count] = np.asarray(output)[:count]
+            bar.update(count)
+        bar.close()
         return features

@@ -18,7 +18,6 @@ judge's real accuracy.
 it to TensorBoard during training (LabelAccuracyCallback).
 """
 
-import sys
 import time
 
 import numpy as np
@@ -29,6 +28,8 @@ from kerasgan.data.shapes_judge import classifier_features
 from kerasgan.errors import UserError
 from kerasgan.images import blur, to_classifier_input
 from kerasgan.latent import draw_noise
+from kerasgan.progress import fit_progress, log
+from kerasgan.seeds import seeded
 
 # Images larger than this are judged at this size (area averaging): the judge stays small.
 MAX_JUDGE_SIZE = 64
@@ -64,7 +65,8 @@ class LabelJudge:
     `real_accuracy` ({attr: accuracy on the held-back real images}) is set by `fit`.
     """
 
-    def __init__(self, label_names, image_size, channels=3, held_out=0.2, steps=None, batch_size=64, seed=0):
+    def __init__(self, label_names, image_size, channels=3, held_out=0.2, steps=None, batch_size=64, seed=0,
+                 progress=False):
         if not label_names:
             raise UserError("label accuracy needs labels: this model is unconditional")
         self.label_names = {a: list(n) for a, n in label_names.items()}
@@ -74,6 +76,7 @@ class LabelJudge:
         self.steps = steps or DEFAULT_JUDGE_STEPS
         self.batch_size = batch_size
         self.seed = seed
+        self.progress = progress
         self.model = None
         self.real_accuracy = None
 
@@ -96,16 +99,22 @@ class LabelJudge:
         y = {a: np.asarray(labels[a], np.int32) for a in self.label_names}
         x_train = imperfect_copies(x[train], self.seed)
         y_train = {a: np.tile(v[train], 2) for a, v in y.items()}  # the copies keep their labels
-        keras.utils.set_random_seed(20_000 + self.seed)
-        model = build_label_classifier({a: len(n) for a, n in self.label_names.items()}, self.size,
-                                       x.shape[-1])
+        with seeded(20_000 + self.seed):
+            model = build_label_classifier({a: len(n) for a, n in self.label_names.items()}, self.size,
+                                           x.shape[-1])
         model.compile(optimizer=keras.optimizers.Adam(2e-3),
                       loss={a: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for a in y},
                       jit_compile=False)
         batch = min(self.batch_size, len(train))
-        rows = tf.data.Dataset.from_tensor_slices((x_train, y_train))
-        rows = rows.shuffle(len(x_train), seed=self.seed).repeat().batch(batch)
-        model.fit(rows, steps_per_epoch=self.steps, epochs=1, shuffle=False, verbose=0)
+        # Shuffled by NumPy from the judge's seed, not by TensorFlow's global generator, so the
+        # judge is the same whatever seeds the process has set.
+        rng = np.random.default_rng(self.seed)
+        passes = -(-self.steps * batch // len(x_train))
+        order = np.concatenate([rng.permutation(len(x_train)) for _ in range(passes)])[:self.steps * batch]
+        rows = tf.data.Dataset.from_tensor_slices(order).batch(batch).map(
+            lambda i: (tf.gather(x_train, i), {a: tf.gather(v, i) for a, v in y_train.items()}))
+        model.fit(rows, steps_per_epoch=self.steps, epochs=1, shuffle=False, verbose=0,
+                  callbacks=[fit_progress(self.steps, "label judge", enabled=self.progress)])
         self.model = model
         self.real_accuracy = self.accuracy(np.asarray(images)[held], {a: v[held] for a, v in y.items()})
         return self
@@ -155,7 +164,7 @@ def judge_images(source, labels, limit=MAX_JUDGE_IMAGES):
 
 def fit_label_judge(images, labels, label_names, seed=0, **options):
     """A LabelJudge trained on real images (uint8 [N, S, S, C], or a source, of which at most
-    MAX_JUDGE_IMAGES are read) and labels (options: held_out, steps, batch_size)."""
+    MAX_JUDGE_IMAGES are read) and labels (options: held_out, steps, batch_size, progress)."""
     from kerasgan.data.source import Source
 
     if isinstance(images, Source):
@@ -233,11 +242,11 @@ class LabelAccuracyCallback(StepCallback):
 
     def on_train_begin(self, logs=None):
         start = time.perf_counter()
-        self.judge = fit_label_judge(self.real_images, self.real_labels, self.label_names, self.seed)
+        self.judge = fit_label_judge(self.real_images, self.real_labels, self.label_names, self.seed,
+                                     progress=self.verbose)
         if self.verbose:
             shown = ", ".join(f"{a} {v:.3f}" for a, v in self.judge.real_accuracy.items())
-            print(f"label judge: held-back real accuracy {shown} [{time.perf_counter() - start:.0f} s]",
-                  file=sys.stderr)
+            log.info(f"label judge: held-back real accuracy {shown} [{time.perf_counter() - start:.0f} s]")
 
     def on_step(self, step, logs):
         sample = labelled_sampler(self.model.sampling_generator, self.label_names, self.latent)
@@ -251,7 +260,7 @@ class LabelAccuracyCallback(StepCallback):
             self.writer.flush()
         if self.verbose:
             shown = ", ".join(f"{a} {v:.3f}" for a, v in generated.items())
-            print(f"step {step}: label accuracy {shown}", file=sys.stderr)
+            log.info(f"step {step}: label accuracy {shown}")
         self.last_step, self.last_scores = step, scores
 
     def on_end(self, step):

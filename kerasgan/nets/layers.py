@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from kerasgan.nets import winograd
+from kerasgan.replicas import replica_mean
 
 NORMS = ("batch", "instance", "none")
 INITS = ("normal", "xavier", "kaiming")
@@ -125,12 +126,16 @@ class MinibatchStdDev(layers.Layer):
     A generator that draws the same few images for every noise makes that number small where
     real batches make it large: D can then see a lack of variety that no single image shows.
     It couples the examples of a batch, so reals and fakes must go through D separately.
+    Under a tf.distribute strategy the statistics are the global batch's (means all-reduced
+    over the replicas, which hold equal shares), so N replicas compute what one device does.
     """
 
     def call(self, x):
         # Statistics in float32: a float16 variance of large activations can overflow.
         features = ops.cast(x, "float32")
-        spread = ops.mean(ops.sqrt(ops.var(features, axis=0) + 1e-8))
+        mean = replica_mean(ops.mean(features, axis=0))
+        variance = replica_mean(ops.mean(ops.square(features - mean), axis=0))
+        spread = ops.mean(ops.sqrt(variance + 1e-8))
         spread_map = ops.ones_like(features[..., :1]) * spread
         return ops.concatenate([x, ops.cast(spread_map, x.dtype)], axis=-1)
 

@@ -7,11 +7,11 @@
     load_export("exports/NAME")         # an export's generate / translate function
 """
 
-import sys
 from pathlib import Path
 
 from kerasgan.config import CycleGANConfig, DiffusionConfig, GANConfig, config_class
-from kerasgan.errors import UserError
+from kerasgan.errors import InvalidValue, MissingPath
+from kerasgan.progress import log
 
 
 def run_config(run):
@@ -34,20 +34,20 @@ def load_run(run_dir, checkpoint="latest", quiet=False):
     facts = run.load_config()
     if not run.has_checkpoint(checkpoint):
         hint = " (kept when training with --fid-every)" if checkpoint == "best" else ""
-        raise UserError(f"no {checkpoint} checkpoint in {run.root}: {run.checkpoint_path(checkpoint)} not found{hint}")
+        raise MissingPath(f"no {checkpoint} checkpoint in {run.root}: {run.checkpoint_path(checkpoint)} not found{hint}")
     if isinstance(config, CycleGANConfig):
         recipe = CycleGAN(config)
-        recipe.build(facts.get("decay_start", 0), facts.get("steps_total", 1))
+        recipe.build(facts.get("decay_start", 0), facts.get("steps_total", 1), facts.get("lr_decay"))
     elif isinstance(config, DiffusionConfig):
         recipe = Diffusion(config)
-        recipe.build(facts.get("steps_total", 1))
+        recipe.build(facts.get("steps_total", 1), facts.get("lr_decay"))
     else:
         recipe = GAN(config)
-        recipe.build(facts.get("label_names"), facts.get("steps_total", 1))
+        recipe.build(facts.get("label_names"), facts.get("steps_total", 1), facts.get("lr_decay"))
     recipe.run = run
     step = restore_checkpoint(recipe.trainer, run, checkpoint)
     if not quiet:
-        print(f"loaded {run.checkpoint_path(checkpoint)} (step {step})", file=sys.stderr)
+        log.info(f"loaded {run.checkpoint_path(checkpoint)} (step {step})")
     return recipe
 
 
@@ -81,7 +81,7 @@ def load_export(path):
         chosen = {}
         for attribute, value in (labels or {}).items():
             if attribute not in label_names:
-                raise UserError(f"unknown attribute {attribute!r}; this model has: {', '.join(label_names) or 'none'}")
+                raise InvalidValue(f"unknown attribute {attribute!r}; this model has: {', '.join(label_names) or 'none'}")
             chosen[attribute] = label_names[attribute].index(value) if isinstance(value, str) else int(value)
         inputs = signature_inputs(serve, num, chosen, label_names, metadata.get("latent", "normal"), seed)
         return serve(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()

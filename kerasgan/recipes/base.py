@@ -5,11 +5,13 @@ load their data, build their trainer and optimizers, render sample grids and exp
 """
 
 import contextlib
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from kerasgan.errors import UserError
+from kerasgan.errors import InvalidValue, UserError
+from kerasgan.progress import log
 
 
 class Recipe:
@@ -32,9 +34,9 @@ class Recipe:
         where = f", run={str(self.run.root)!r}" if self.run is not None else ""
         return f"{type(self).__name__}(model={getattr(self.config, 'model', 'cyclegan')!r}{where})"
 
-    def log(self, message):
-        """Progress lines for a person (`verbose` only sets Keras' progress bar)."""
-        print(message, flush=True)
+    def log(self, message, level=logging.INFO):
+        """A line for a person, through the "kerasgan" logger (kerasgan/progress.py)."""
+        log.log(level, message)
 
     def _build(self, build, make_optimizers):
         from kerasgan import scale
@@ -43,20 +45,58 @@ class Recipe:
         return self.trainer
 
     def _open_run(self, name, facts, resume):
+        """Creates (or, resuming, reopens) the run directory, after checking that the export at
+        the end could be written, so a read-only exports/ is not found only after training."""
+        from kerasgan.export import check_writable
         from kerasgan.runs import open_run
 
+        if not self.config.no_export:
+            check_writable(self.config.exports_dir)
         self.config = self.config.replace(name=name)
         self._run_record = {**self.config.to_dict(), **facts}
         self.run = open_run(self.config.runs_dir, name, self._run_record, resume)
+        self._resuming = resume
         return self.run
+
+    def _lr_decay(self, name, schedule, total, decay_start, resume):
+        """The knots of the run's learning-rate decay (kerasgan/trainers/schedules.py), None for
+        a constant rate. A resumed run continues the decay it recorded, over its new length:
+        the rate never jumps back up; a line says what changed."""
+        from kerasgan.runs import Run, checkpoint_step
+        from kerasgan.trainers.schedules import continued_decay, new_decay
+
+        fresh = new_decay(schedule, total, decay_start)
+        run = Run(Path(self.config.runs_dir) / name)
+        if not (resume and run.config_path.exists() and run.has_checkpoint()):
+            return fresh  # a fresh run, or one that open_run will refuse to resume
+        recorded = run.load_config()
+        knots = recorded["lr_decay"] if "lr_decay" in recorded else new_decay(
+            schedule, recorded.get("steps_total", total), recorded.get("decay_start", decay_start))
+        try:
+            step = checkpoint_step(run)
+        except UserError:
+            return fresh  # a damaged checkpoint: restoring it says so, with what to do
+        try:
+            knots, change = continued_decay(knots, step, total, fresh)
+        except ValueError as error:
+            raise UserError(f"{run.root}: {error}") from None
+        if change:
+            self.log(change, logging.WARNING)
+        return knots
 
     @contextlib.contextmanager
     def _setting_up_run(self):
-        """Building in the open run: a failure releases the run's lock before it propagates."""
+        """Building in the open run: a failure releases the run's lock before it propagates, and
+        a new run's directory (made by this call, holding nothing else) is removed again, so
+        a mistake found here leaves nothing behind to delete."""
+        import shutil
+
         try:
             yield self.run
         except BaseException:
             self.run.unlock()
+            if not self._resuming and not self.run.has_checkpoint():
+                shutil.rmtree(self.run.root, ignore_errors=True)
             raise
 
     def _fit(self, dataset_at, steps, steps_per_epoch, callbacks, resume):
@@ -72,9 +112,19 @@ class Recipe:
 
         try:
             return fit(self.trainer, distributed_at, self.run, steps, steps_per_epoch, callbacks, resume,
-                       self.config.verbose, on_resumed=lambda: record_config(self.run, self._run_record))
+                       self.config.verbose, on_resumed=lambda: record_config(self.run, self._run_record),
+                       max_loss=self.config.max_loss)
         finally:
             self.run.unlock()
+
+
+def fit_changes(steps, name, runs_dir):
+    """The config changes that `fit`'s keyword arguments ask for (a length in steps replaces one
+    in epochs)."""
+    changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
+    if steps is not None:
+        changes["epochs"] = None
+    return changes
 
 
 def image_set_from(data, config, with_labels=False):
@@ -136,10 +186,10 @@ def images_from_dataset(dataset, image_size, with_labels=False):
         if label is not None:
             labels.append(np.asarray(label).reshape(-1))
     if not images:
-        raise UserError("the tf.data.Dataset given to fit yielded no images")
+        raise InvalidValue("the tf.data.Dataset given to fit yielded no images")
     batch = np.concatenate(images)
     if batch.ndim != 4 or batch.shape[-1] not in (1, 3):
-        raise UserError(f"fit wants images [H, W, 1 or 3], got elements of shape {batch.shape[1:]}")
+        raise InvalidValue(f"fit wants images [H, W, 1 or 3], got elements of shape {batch.shape[1:]}")
     if batch.dtype != np.uint8:  # floats in [-1, 1]
         batch = np.clip(np.round((batch.astype(np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
     if batch.shape[-1] == 1:
@@ -150,7 +200,7 @@ def images_from_dataset(dataset, image_size, with_labels=False):
     image_set = ImageSet("tf.data", batch)
     if with_labels:
         if len(labels) != len(images):
-            raise UserError("a conditional model needs (image, label) elements in the tf.data.Dataset")
+            raise InvalidValue("a conditional model needs (image, label) elements in the tf.data.Dataset")
         ids = np.concatenate(labels).astype(np.int32)
         image_set.labels = {"label": ids}
         image_set.label_names = {"label": [str(i) for i in range(int(ids.max()) + 1)]}

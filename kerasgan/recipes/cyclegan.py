@@ -12,8 +12,8 @@ The learning rate stays constant for `epochs` epochs, then falls linearly to 0 o
 import numpy as np
 
 from kerasgan.config import CycleGANConfig
-from kerasgan.errors import UserError
-from kerasgan.recipes.base import Recipe
+from kerasgan.errors import InvalidValue, UserError
+from kerasgan.recipes.base import Recipe, fit_changes
 
 
 def schedule(config, steps_per_epoch):
@@ -27,13 +27,11 @@ def schedule(config, steps_per_epoch):
 
 
 def build_trainer(config):
-    """A CycleGANTrainer around fresh networks (the same seed gives the same initial weights)."""
-    import keras
-
+    """A CycleGANTrainer around fresh networks (built under `seeds.seeded`, as `scale.build_trainer`
+    does, the same seed gives the same initial weights)."""
     from kerasgan.nets.cyclegan import build_discriminator, build_generator
     from kerasgan.trainers.cycle import CycleGANTrainer
 
-    keras.utils.set_random_seed(config.seed)
 
     def generator(name):
         return build_generator(config.image_size, config.g_filters, config.g_blocks, config.norm, config.init, name)
@@ -50,14 +48,17 @@ def build_trainer(config):
     )
 
 
-def build_optimizers(config, decay_start, steps):
-    """Adam for both generators and for both discriminators, constant then linear decay."""
+def build_optimizers(config, decay_start, steps, lr_decay=None):
+    """Adam for both generators and for both discriminators, constant until `decay_start`, then
+    linear to 0 at `steps` (or along `lr_decay`, a resumed run's knots: trainers/schedules.py)."""
     import keras
 
-    from kerasgan.trainers.schedules import learning_rate
+    from kerasgan.trainers.schedules import learning_rate, new_decay
+
+    knots = lr_decay or new_decay("linear", steps, decay_start)
 
     def adam(lr):
-        rate = learning_rate(lr, "linear", steps, decay_start) if decay_start < steps else lr
+        rate = learning_rate(lr, "linear", knots)
         return keras.optimizers.Adam(rate, beta_1=config.beta1, beta_2=config.beta2)
 
     return adam(config.g_lr or config.lr), adam(config.d_lr or config.lr)
@@ -90,10 +91,10 @@ class CycleGAN(Recipe):
 
     config_class = CycleGANConfig
 
-    def build(self, decay_start=0, steps=1):
+    def build(self, decay_start=0, steps=1, lr_decay=None):
         """Builds and compiles the trainer without training."""
         return self._build(lambda: build_trainer(self.config),
-                           lambda: build_optimizers(self.config, decay_start, steps))
+                           lambda: build_optimizers(self.config, decay_start, steps, lr_decay))
 
     def fit(self, x=None, y=None, *, steps=None, name=None, runs_dir=None, resume=False, callbacks=()):
         """Trains on folders `x` and `y` (or the config's data) in runs_dir/name; exports both
@@ -106,9 +107,9 @@ class CycleGAN(Recipe):
         from kerasgan.runs import trainer_step
         from kerasgan.trainers.cycle import cycle_grid
 
-        changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
+        changes = fit_changes(steps, name, runs_dir)
         if (x is None) != (y is None):
-            raise UserError("give both x and y: one folder of images per domain")
+            raise InvalidValue("give both x and y: one folder of images per domain")
         if x is not None:
             changes.update(x_dir=str(x), y_dir=str(y), dataset=None, x_rel=None, y_rel=None)
         config = self.config.replace(**changes).check() if changes else self.config
@@ -119,18 +120,19 @@ class CycleGAN(Recipe):
         (pair.x, x_where), (pair.y, y_where) = cached(pair.x, config.cache), cached(pair.y, config.cache)
         smaller = min(len(pair.x), len(pair.y))
         if smaller < config.batch_size:
-            raise UserError(f"a domain has {smaller} images, fewer than --batch-size {config.batch_size}")
+            raise InvalidValue(f"a domain has {smaller} images, fewer than --batch-size {config.batch_size}")
         steps_per_epoch = max(pair.epoch_size // config.batch_size, 1)
         decay_start, total = schedule(config, steps_per_epoch)
         name = config.name or config.default_name(dataset_name(config))
+        lr_decay = self._lr_decay(name, "linear", total, decay_start, resume)
         facts = {"steps_total": total, "decay_start": decay_start, "dataset_name": pair.name,
-                 "num_x": len(pair.x), "num_y": len(pair.y)}
+                 "num_x": len(pair.x), "num_y": len(pair.y), "lr_decay": lr_decay}
         run = self._open_run(name, facts, resume)
         with self._setting_up_run():
             self.log(f"run {run.root}: {len(pair.x)} X and {len(pair.y)} Y images, {total} steps of batch "
                      f"{config.batch_size} (LR decays from step {decay_start})")
             self.log(f"data: X {x_where}; Y {y_where}")
-            trainer = self.build(decay_start, total)
+            trainer = self.build(decay_start, total, lr_decay)
             writer = tf.summary.create_file_writer(str(run.logs))
             x_test, y_test = (images.astype(np.float32) / 127.5 - 1.0 for images in (pair.x_test, pair.y_test))
             run_callbacks = [
@@ -160,7 +162,7 @@ class CycleGAN(Recipe):
         if self.trainer is None:
             raise UserError("nothing to translate with yet: fit the model or load a run first")
         if direction not in ("x2y", "y2x"):
-            raise UserError(f"direction must be x2y or y2x, got {direction!r}")
+            raise InvalidValue(f"direction must be x2y or y2x, got {direction!r}")
         generator = self.trainer.translators[0 if direction == "x2y" else 1]
         x = np.asarray(images, np.float32) / 127.5 - 1.0
         return to_uint8(np.asarray(generator(x, training=False)))

@@ -16,8 +16,8 @@ kerasgan/trainers/diffusion.py, the network in kerasgan/nets/unet.py.
 import numpy as np
 
 from kerasgan.config import DiffusionConfig
-from kerasgan.errors import UserError
-from kerasgan.recipes.base import Recipe, image_set_from
+from kerasgan.errors import InvalidValue, UserError
+from kerasgan.recipes.base import Recipe, fit_changes, image_set_from
 from kerasgan.recipes.gan import dataset_name  # noqa: F401  (the same run names as the GANs': diffusion_<data>_<size>)
 
 SAMPLE_GRID = 16  # images per sample grid: each costs sample_steps network calls
@@ -48,13 +48,14 @@ def build_trainer(config):
                             config.ema, config.seed)
 
 
-def build_optimizers(config, steps):
-    """A one-tuple: the denoiser's Adam (scale.build_trainer compiles with what this returns)."""
+def build_optimizers(config, steps, lr_decay=None):
+    """A one-tuple: the denoiser's Adam (scale.build_trainer compiles with what this returns);
+    its rate decays over `steps` (or along `lr_decay`, a resumed run's knots)."""
     import keras
 
-    from kerasgan.trainers.schedules import learning_rate
+    from kerasgan.trainers.schedules import learning_rate, new_decay
 
-    rate = learning_rate(config.lr, config.lr_schedule, steps)
+    rate = learning_rate(config.lr, config.lr_schedule, lr_decay or new_decay(config.lr_schedule, steps))
     return (keras.optimizers.Adam(rate, beta_1=config.beta1, beta_2=config.beta2),)
 
 
@@ -93,9 +94,9 @@ class Diffusion(Recipe):
         """The EMA network, the one that samples and is exported."""
         return None if self.trainer is None else self.trainer.ema_network
 
-    def build(self, steps=1):
+    def build(self, steps=1, lr_decay=None):
         """Builds and compiles the trainer (networks, optimizer) without training."""
-        return self._build(lambda: build_trainer(self.config), lambda: build_optimizers(self.config, steps))
+        return self._build(lambda: build_trainer(self.config), lambda: build_optimizers(self.config, steps, lr_decay))
 
     def fit(self, data=None, *, steps=None, name=None, runs_dir=None, resume=False, callbacks=()):
         """Trains on `data` in runs_dir/name; exports at the end unless `no_export`. Returns the Run.
@@ -103,7 +104,6 @@ class Diffusion(Recipe):
         `data` as for `GAN.fit`: None (the config's dataset), a folder, a dataset name or a
         tf.data.Dataset of images.
         """
-        import keras
         import tensorflow as tf
 
         from kerasgan import callbacks as cb
@@ -113,25 +113,25 @@ class Diffusion(Recipe):
         from kerasgan.runs import trainer_step
         from kerasgan.training import total_steps
 
-        changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
+        changes = fit_changes(steps, name, runs_dir)
         config = self.config.replace(**changes).check() if changes else self.config
         data, config = image_set_from(data, config)
         data, where = cached(data, config.cache)
         self.config = config
-        keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
         if len(data) < config.batch_size:
-            raise UserError(f"{len(data)} images is fewer than --batch-size {config.batch_size}: lower it "
+            raise InvalidValue(f"{len(data)} images is fewer than --batch-size {config.batch_size}: lower it "
                             "or add images")
         steps_per_epoch = len(data) // config.batch_size
         total = total_steps(config.steps, config.epochs, len(data), config.batch_size)
         name = config.name or config.default_name(dataset_name(config))
-        facts = {"steps_total": total, "images": len(data), "dataset_name": data.name}
+        lr_decay = self._lr_decay(name, config.lr_schedule, total, 0, resume)
+        facts = {"steps_total": total, "images": len(data), "dataset_name": data.name, "lr_decay": lr_decay}
         run = self._open_run(name, facts, resume)
         with self._setting_up_run():
             self.log(f"run {run.root}: {len(data)} images, {total} steps of batch {config.batch_size}")
             self.log(f"data: {where}")
             self.log(describe(config))
-            trainer = self.build(total)
+            trainer = self.build(total, lr_decay)
             writer = tf.summary.create_file_writer(str(run.logs))
             run_callbacks = [
                 cb.TensorBoardScalars(writer, config.log_every),
@@ -168,7 +168,7 @@ class Diffusion(Recipe):
             raise UserError("nothing to sample yet: fit the model or load a run first")
         steps = steps or self.config.sample_steps
         if not 1 <= steps <= self.config.timesteps:
-            raise UserError(f"steps must be in 1 .. {self.config.timesteps} (the trained timesteps), got {steps}")
+            raise InvalidValue(f"steps must be in 1 .. {self.config.timesteps} (the trained timesteps), got {steps}")
         noise = start_noise(num, self.config.image_size, seed)
         return to_uint8(np.asarray(self.trainer.sample(noise, steps, eta, seed)))
 

@@ -21,9 +21,9 @@ API and what `train_dcgan.py` runs:
 """
 
 from kerasgan.config import CONDITIONAL, GANConfig
-from kerasgan.errors import UserError
+from kerasgan.errors import InvalidValue, UserError
 from kerasgan.latent import fixed_noise
-from kerasgan.recipes.base import Recipe, image_set_from, source_fields
+from kerasgan.recipes.base import Recipe, fit_changes, image_set_from, source_fields
 
 
 def describe(config):
@@ -54,12 +54,12 @@ def describe(config):
 def select_labels(data, attributes=None):
     """(labels, label_names) of the chosen attributes (default: all the dataset has)."""
     if not data.labels:
-        raise UserError(f"dataset {data.name} has no labels: use --dataset shapes, a folder with one "
+        raise InvalidValue(f"dataset {data.name} has no labels: use --dataset shapes, a folder with one "
                         "subfolder per class, --labels-csv FILE, or a TFDS dataset with labels")
     names = [a.strip() for a in attributes.split(",") if a.strip()] if attributes else list(data.labels)
     unknown = [a for a in names if a not in data.labels]
     if unknown:
-        raise UserError(f"no attribute {unknown[0]!r} in {data.name}; it has: {', '.join(data.labels)}")
+        raise InvalidValue(f"no attribute {unknown[0]!r} in {data.name}; it has: {', '.join(data.labels)}")
     return {a: data.labels[a] for a in names}, {a: list(data.label_names[a]) for a in names}
 
 
@@ -70,7 +70,7 @@ def info_codes(config, label_names):
         codes[config.info_supervised] = len(label_names[config.info_supervised])
     sizes = [int(s) for s in config.info_categorical.split(",") if s.strip()]
     if any(size < 2 for size in sizes):
-        raise UserError(f"--info-categorical sizes must be at least 2, got {config.info_categorical}")
+        raise InvalidValue(f"--info-categorical sizes must be at least 2, got {config.info_categorical}")
     codes.update({f"code{i + 1}": size for i, size in enumerate(sizes)})
     return codes
 
@@ -151,14 +151,17 @@ def build_trainer(config, label_names=None):
     return GANTrainer(generator, discriminator, **adversarial)
 
 
-def build_optimizers(config, steps):
-    """(G, D) optimizers: Adam or RMSprop, separate rates, the chosen schedule."""
+def build_optimizers(config, steps, lr_decay=None):
+    """(G, D) optimizers: Adam or RMSprop, separate rates, the chosen schedule over `steps`
+    (or along `lr_decay`, the knots of a resumed run's decay: trainers/schedules.py)."""
     import keras
 
-    from kerasgan.trainers.schedules import learning_rate
+    from kerasgan.trainers.schedules import learning_rate, new_decay
+
+    knots = lr_decay or new_decay(config.lr_schedule, steps, config.lr_decay_start)
 
     def make(lr, updates_per_step=1):
-        rate = learning_rate(lr, config.lr_schedule, steps, config.lr_decay_start, updates_per_step)
+        rate = learning_rate(lr, config.lr_schedule, knots, updates_per_step)
         if config.optimizer == "rmsprop":
             return keras.optimizers.RMSprop(rate)
         return keras.optimizers.Adam(rate, beta_1=config.beta1, beta_2=config.beta2)
@@ -239,11 +242,11 @@ class GAN(Recipe):
         (the trained net itself is `self.trainer.generator`)."""
         return None if self.trainer is None else self.trainer.sampling_generator
 
-    def build(self, label_names=None, steps=1):
+    def build(self, label_names=None, steps=1, lr_decay=None):
         """Builds and compiles the trainer (networks, optimizers) without training."""
         self.label_names = label_names
         return self._build(lambda: build_trainer(self.config, label_names),
-                           lambda: build_optimizers(self.config, steps))
+                           lambda: build_optimizers(self.config, steps, lr_decay))
 
     def fit(self, data=None, *, steps=None, name=None, runs_dir=None, resume=False, callbacks=()):
         """Trains on `data` in runs_dir/name; exports at the end unless `no_export`. Returns the Run.
@@ -254,7 +257,6 @@ class GAN(Recipe):
         checkpoints, FID) at every step, so what they write for a step is on disk before that
         step's checkpoint: a kill between the two never leaves a checkpoint ahead of their record.
         """
-        import keras
         import tensorflow as tf
 
         from kerasgan import callbacks as cb
@@ -265,7 +267,7 @@ class GAN(Recipe):
         from kerasgan.runs import trainer_step
         from kerasgan.training import total_steps
 
-        changes = {k: v for k, v in (("steps", steps), ("name", name), ("runs_dir", runs_dir)) if v is not None}
+        changes = fit_changes(steps, name, runs_dir)
         source = source_fields(data)
         if source and not resume:
             # Some defaults follow the data (the DCGAN's on the built-in shapes): settle them for this data.
@@ -277,7 +279,6 @@ class GAN(Recipe):
         data, channels = source_with_channels(data, config.channels or (3 if resume else None))
         self.config = config = config.replace(channels=channels)
         data, where = cached(data, config.cache)
-        keras.utils.set_random_seed(config.seed)  # same seed, same initial weights
         labels, label_names = None, None
         if config.needs_labels:
             attributes = config.info_supervised if config.model == "infogan" else config.attributes
@@ -285,22 +286,23 @@ class GAN(Recipe):
         # WGAN critics draw a fresh real batch for each of their n_critic updates.
         per_step = config.batch_size * (1 if config.model == "began" else config.n_critic)
         if len(data) < per_step:
-            raise UserError(f"{len(data)} images is fewer than the {per_step} a step reads (--batch-size "
+            raise InvalidValue(f"{len(data)} images is fewer than the {per_step} a step reads (--batch-size "
                             f"{config.batch_size} x --n-critic {config.n_critic}): lower them or add images")
         steps_per_epoch = len(data) // per_step
         total = total_steps(config.steps, config.epochs, len(data), per_step)
         if config.lr_decay_start >= total:
-            raise UserError(f"--lr-decay-start {config.lr_decay_start} is not before the run's last step ({total}): "
+            raise InvalidValue(f"--lr-decay-start {config.lr_decay_start} is not before the run's last step ({total}): "
                             f"lower it or train longer")
         name = config.name or config.default_name(dataset_name(config))
+        lr_decay = self._lr_decay(name, config.lr_schedule, total, config.lr_decay_start, resume)
         facts = {"steps_total": total, "images": len(data), "dataset_name": data.name,
-                 "label_names": label_names}
+                 "label_names": label_names, "lr_decay": lr_decay}
         run = self._open_run(name, facts, resume)
         with self._setting_up_run():
             self.log(f"run {run.root}: {len(data)} images, {total} steps of batch {config.batch_size}")
             self.log(f"data: {where}")
             self.log(describe(config))
-            trainer = self.build(label_names, total)
+            trainer = self.build(label_names, total, lr_decay)
             writer = tf.summary.create_file_writer(str(run.logs))
             run_callbacks = [
                 cb.TensorBoardScalars(writer, config.log_every),
@@ -349,7 +351,7 @@ class GAN(Recipe):
         chosen = {}
         for attribute, value in (labels or {}).items():
             if attribute not in names:
-                raise UserError(f"unknown attribute {attribute!r}; this model has: {', '.join(names) or 'none'}")
+                raise InvalidValue(f"unknown attribute {attribute!r}; this model has: {', '.join(names) or 'none'}")
             chosen[attribute] = names[attribute].index(value) if isinstance(value, str) else int(value)
         specs = generator_specs(self.generator)
         inputs = draw_inputs(specs, num, names, self.config.latent, seed, labels=chosen)

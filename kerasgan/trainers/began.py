@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras import ops
 
 from kerasgan import losses
-from kerasgan.trainers.gan import GANTrainer, global_mean, replica_sum
+from kerasgan.trainers.gan import GANTrainer, global_mean, replica_sum, step_logs
 
 
 class BEGANTrainer(GANTrainer):
@@ -70,4 +70,4 @@ class BEGANTrainer(GANTrainer):
         for name, value in (("d_loss", d_loss_global), ("g_loss", loss_fake), ("loss_real", loss_real),
                             ("loss_fake", loss_fake), ("k", self.k), ("m_global", measure)):
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_logs(self.trackers)

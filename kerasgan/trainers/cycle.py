@@ -21,7 +21,7 @@ from kerasgan.images import make_grid, to_uint8
 from kerasgan.replicas import gather_replicas
 from kerasgan.trainers.ema import averaged_copy, check_decay, update_average
 from kerasgan.trainers.gan import (TwoOptimizerTrainer, apply_loss, global_mean, mixes_examples, replica_sum,
-                                   saved_seed_generator)
+                                   saved_seed_generator, step_logs)
 
 CYCLE_ADVERSARIAL_LOSSES = ("lsgan", "bce", "hinge")
 
@@ -95,8 +95,8 @@ class CycleGANTrainer(TwoOptimizerTrainer):
         super().__init__(**kwargs)
         if loss not in CYCLE_ADVERSARIAL_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {CYCLE_ADVERSARIAL_LOSSES}")
-        if cycle_loss not in ("l1", "ssim"):
-            raise ValueError(f"unknown cycle loss {cycle_loss!r}; choose l1 or ssim")
+        if cycle_loss not in losses.CYCLE_LOSSES:
+            raise ValueError(f"unknown cycle loss {cycle_loss!r}; choose one of {losses.CYCLE_LOSSES}")
         self.g_xy, self.g_yx = g_xy, g_yx
         self.d_x, self.d_y = d_x, d_y
         self.loss_kind = loss
@@ -210,7 +210,7 @@ class CycleGANTrainer(TwoOptimizerTrainer):
         real_x, real_y = data
         fake_x, fake_y = self.g_step(real_x, real_y)
         self.d_step(real_x, real_y, fake_x, fake_y)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_logs(self.trackers)
 
 
 def cycle_grid(g_xy, g_yx, x_images, y_images):

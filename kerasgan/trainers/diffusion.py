@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasgan.trainers.gan import apply_loss, draw_for_replica, global_mean, replica_sum, saved_seed_generator
+from kerasgan.trainers.gan import (apply_loss, draw_for_replica, global_mean, replica_sum, saved_seed_generator,
+                                   step_logs)
 
 NOISE_SCHEDULES = ("linear", "cosine")
 PREDICTIONS = ("eps", "v")
@@ -224,7 +225,7 @@ class DiffusionTrainer(keras.Model):
         apply_loss(self.denoiser_optimizer, tape, loss, weights)
         self.update_ema()
         self.loss_tracker.update_state(replica_sum(loss))
-        return {"loss": self.loss_tracker.result()}
+        return step_logs({"loss": self.loss_tracker})
 
     def update_ema(self):
         n = ops.cast(self.denoiser_optimizer.iterations, "float32")

@@ -15,11 +15,11 @@ from keras import ops
 
 from kerasgan import losses
 from kerasgan.augment.diffaug import diff_augment
+from kerasgan.latent import LATENT_PRIORS
 from kerasgan.nets.layers import MinibatchStdDev
 from kerasgan.replicas import draw_for_replica, replica_mean, replica_sum  # noqa: F401 (subclasses import these from here)
 from kerasgan.trainers.ema import averaged_copy, check_decay, update_average
 
-LATENT_PRIORS = ("normal", "uniform")
 # Least squares targets (a, b, c): D pushes fake to a and real to b, G pushes fake to c.
 # (0, 1, 1) is the 0-1 coding; (-1, 1, 0) makes the objective a Pearson chi^2 divergence.
 LSGAN_TARGETS = (0.0, 1.0, 1.0)
@@ -35,6 +35,19 @@ def global_mean(per_example):
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     batch = ops.cast(ops.shape(per_example)[0] * replicas, per_example.dtype)
     return ops.sum(per_example) / batch
+
+
+def step_logs(trackers):
+    """The step's own values of `trackers` ({name: keras.metrics.Mean}), which are then cleared.
+
+    Keras clears metrics only when an epoch starts, so returning `result()` alone would log
+    the mean since an arbitrary epoch boundary, which also shifts after a resume. A tracker
+    updated several times in one step (n_critic D updates) gives the mean over that step.
+    """
+    logs = {name: tracker.result() for name, tracker in trackers.items()}
+    for tracker in trackers.values():
+        tracker.reset_state()
+    return logs
 
 
 def saved_seed_generator(model, seed):
@@ -360,4 +373,4 @@ class GANTrainer(TwoOptimizerTrainer):
             # Spectral normalization writes W / sigma into D's kernels on every training call,
             # the G step's included: clip again so every step ends inside [-c, c].
             self.clip_discriminator()
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return step_logs(self.trackers)

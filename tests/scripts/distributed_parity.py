@@ -71,6 +71,9 @@ def build(case):
                           loss="wgan-gp", n_critic=2, diffaug=("translation",), seed=3)
     if case == "dcgan_fused_bn":
         return GANTrainer(dcgan.build_generator(SIZE, 8, 4), dcgan.build_discriminator(SIZE, 4), loss="bce", seed=3)
+    if case == "minibatch_std":
+        return GANTrainer(dcgan.build_generator(SIZE, 8, 4, norm="none"),
+                          dcgan.build_discriminator(SIZE, 4, norm="none", minibatch_std=True), loss="bce", seed=3)
     if case == "began":
         return BEGANTrainer(began.build_began_generator(SIZE, 8, 4), began.build_began_discriminator(SIZE, 8, 4),
                             lambda_k=0.5, diffaug=DIFFAUG, latent="uniform", seed=3)
