@@ -167,7 +167,7 @@ class CycleGAN(Recipe):
         return to_uint8(np.asarray(generator(x, training=False)))
 
     def export(self, exports_dir=None, name=None, metadata=None):
-        """Exports G as exports_dir/<name>_x2y and F as <name>_y2x (next versions; the EMA copies
+        """Exports G as `exports_dir/<name>_x2y` and F as `<name>_y2x` (next versions; the EMA copies
         with `ema`); returns both paths."""
         from kerasgan.export import export_translator
 
