@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 # Each choice list is defined once, by the mechanism it names; the flags and checks here use it.
 from kerasgan.augment.preprocess import PREPROCESSING
+from kerasgan.data.cache import CACHES
 from kerasgan.errors import InvalidValue
 from kerasgan.latent import D_CONDITIONING, G_CONDITIONING, LATENT_PRIORS
 from kerasgan.losses import ADVERSARIAL_LOSSES, CYCLE_LOSSES
@@ -56,6 +57,12 @@ CONDITIONAL = ("cgan", "cdcgan")
 # today's concat + concat stayed near chance (0.30 after 600) and cbn + acgan at 0.65.
 CONDITIONING_DEFAULTS = {"cdcgan": {"g_conditioning": "concat", "d_conditioning": "projection"},
                          "cgan": {"g_conditioning": "concat", "d_conditioning": "concat"}}
+# kerasgan/data/cache.py; the same batches whichever is chosen, so a resumed run may change it.
+CACHE_HELP = ("where decoded images are kept: memory (decoded once at start), disk (decoded once into "
+              "~/.cache/kerasgan/images, reused by later runs: for photos much larger than --image-size), none "
+              "(decoded from the files as training reads them; memory stays flat); auto: memory when the decoded "
+              "images take at most 512 MiB (40,000 images at 64 px, 10,000 at 128), else none. Same batches "
+              "either way")
 VERBOSITY = (0, 1, 2)
 VERBOSE_HELP = ("progress of the run: 1, a bar over the whole run (step N of M, rate, time left, the step's losses); "
                 "2, a line every 5%% of the run, for logs; 0, none")
@@ -250,7 +257,8 @@ class GANConfig(Config):
     dataset: str | None = option(None, "shapes (built in, default), shapes-dot (shapes with a small coloured dot, "
                                        "attribute dot), grumpifycat (course layout under --data-dir), "
                                        "or a TensorFlow Datasets name", group="data")
-    data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
+    data_dir: str | None = option(None, "a folder of images (streamed from disk) or a zip from `kerasgan prepare`; "
+                                        "the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
     image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; gan, cgan, and dcgan on shapes 32)",
                                     flags=("--image-size", "--image_size"), group="data",
@@ -261,10 +269,14 @@ class GANConfig(Config):
     # Resolved from the data when training starts (GAN.fit) and recorded in config.json, so
     # load_run and resume rebuild the same networks.
     channels: int | None = option(None, "image channels of G and D: 1 (greyscale) or 3 (default: 1 when every "
-                                        "training image is greyscale, e.g. MNIST, else 3)", group="data",
+                                        "training image is greyscale, e.g. MNIST, else 3; in a folder or zip of "
+                                        "more than 256 images, every image of 256 spread evenly over it)",
+                                  group="data",
                                   choices=(1, 3))
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
+    cache: str = option("auto", CACHE_HELP, group="data", choices=CACHES,
+                        changes_run=False)
     diffaug: str | None = option(None, "DiffAugment policies applied to real and fake images, e.g. "
                                      "color,translation,cutout (bare flag: all three; none: off; default off)",
                           flags=("--diffaug", "--use_diffaug"), group="data", nargs="?",
@@ -562,6 +574,8 @@ class CycleGANConfig(Config):
                                          flags=("--data-preprocess", "--data_preprocess"), group="data",
                                          choices=PREPROCESSING)
     num_images: int | None = option(None, "images to generate (shapes) or to read at most per domain", group="data", positive=True)
+    cache: str = option("auto", CACHE_HELP, group="data", choices=CACHES,
+                        changes_run=False)
     diffaug: str = option("", "DiffAugment policies applied to real and fake images (bare flag: "
                               "color,translation,cutout)", flags=("--diffaug", "--use_diffaug"), group="data",
                           nargs="?", const="color,translation,cutout")
@@ -683,7 +697,8 @@ class DiffusionConfig(Config):
     # data
     dataset: str | None = option(None, "shapes (built in, default), grumpifycat (course layout under --data-dir), "
                                        "or a TensorFlow Datasets name", group="data")
-    data_dir: str | None = option(None, "a folder of images; the data root for grumpifycat; the TFDS data_dir",
+    data_dir: str | None = option(None, "a folder of images (streamed from disk) or a zip from `kerasgan prepare`; "
+                                        "the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
     image_size: int = option(64, "16, 32, 64 or 128", flags=("--image-size", "--image_size"), group="data",
                              choices=(16, 32, 64, 128))
@@ -692,6 +707,8 @@ class DiffusionConfig(Config):
                                   group="data", choices=PREPROCESSING)
     num_images: int | None = option(None, "images to generate (shapes) or to read at most (folders, TFDS)",
                                     group="data", positive=True)
+    cache: str = option("auto", CACHE_HELP, group="data", choices=CACHES,
+                        changes_run=False)
     # run
     name: str | None = option(None, "run name (default: diffusion_<data>_<size>)", changes_run=False)
     runs_dir: str = option("runs", changes_run=False)

@@ -147,3 +147,29 @@ def build_trainer(args, build, make_optimizers):
 def distribute(dataset, strategy):
     """Element-wise sharding when several workers read the same in-memory data."""
     return shard_by_data(dataset) if strategy.num_replicas_in_sync > 1 else dataset
+
+
+def num_workers(strategy):
+    """Machines (processes) in the strategy's cluster: 1 unless multi-worker."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None:
+        return 1
+    spec = resolver.cluster_spec().as_dict()
+    return max(len(spec.get("worker", [])) + len(spec.get("chief", [])), 1)
+
+
+def distribute_stream(dataset_at, step, strategy):
+    """The input pipeline `dataset_at(step, shard)` for the strategy.
+
+    One machine: the whole stream, split into replica batches by Keras. Several workers: each
+    worker builds `dataset_at(step, (worker, workers, replicas per worker))`, which decodes only
+    its own slice of every global batch (kerasgan/data/pipeline.py). Sharded by file this way,
+    the workers together read each global batch exactly once, the batch one device would read,
+    where tf.data's FILE auto-sharding would give each worker its own files for the whole run.
+    """
+    workers = num_workers(strategy)
+    if workers == 1:
+        return distribute(dataset_at(step), strategy)
+    replicas = strategy.num_replicas_in_sync // workers
+    return strategy.distribute_datasets_from_function(
+        lambda context: dataset_at(step, (context.input_pipeline_id, context.num_input_pipelines, replicas)))

@@ -74,7 +74,19 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
         raise _diverged(error, run) from None
     except tf.errors.ResourceExhaustedError:
         raise UserError("out of memory: lower --batch-size or --image-size") from None
+    except tf.errors.OpError as error:
+        raise _input_error(error) from None
     return trainer_step(trainer) - start
+
+
+def _input_error(error):
+    """An input pipeline's UnreadableData as its one line (a UserError); other errors as they are."""
+    from kerasgan.data.source import UNREADABLE
+
+    text = str(error)
+    if UNREADABLE not in text:
+        return error
+    return UserError(text[text.index(UNREADABLE) + len(UNREADABLE):].splitlines()[0])
 
 
 class Terminated(KeyboardInterrupt):

@@ -171,3 +171,41 @@ def test_float16_steps_with_loss_scaling_reach_every_weight(script, tiny_args, t
         lowered = float(optimizer.dynamic_scale.numpy()) < optimizer.initial_scale
         assert all(changed) or (lowered and not any(changed))
     assert all(not np.array_equal(built["before"][id(w)], w.numpy()) for w in trainer.discriminator_weights)
+
+
+def test_two_workers_each_decode_their_half_of_every_batch_of_a_streamed_folder(tmp_path):
+    from PIL import Image
+
+    from kerasgan.data.pipeline import _index_stream
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(512):  # more than the workers read ahead: what they decode stays in epoch 0
+        Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    ports = [str(free_port()), str(free_port())]
+    outputs = {who: tmp_path / f"{who}.npz" for who in ("0", "1", "single")}
+    processes = {who: subprocess.Popen([sys.executable, str(SCRIPTS / "multiworker_stream.py"), who, *ports,
+                                        str(folder), str(outputs[who])],
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=script_env())
+                 for who in outputs}
+    try:
+        errors = {who: p.communicate(timeout=600)[1] for who, p in processes.items()}
+    finally:
+        for p in processes.values():
+            p.kill()
+    assert all(p.returncode == 0 for p in processes.values()), {w: e[-2000:] for w, e in errors.items()}
+    results = {who: np.load(path) for who, path in outputs.items()}
+    assert int(results["0"]["replicas"]) == 2
+    # Positions 0-23 are the 3 steps' global batches of 8 (epoch 0: 512 images, no repeats).
+    order = [int(i) for _, i in _index_stream(512, 0, 0).take(512).as_numpy_iterator()]
+    position = {image: p for p, image in enumerate(order)}
+    for worker in (0, 1):
+        read = results[str(worker)]["decoded"]  # (Keras may read the first batches twice: building, training)
+        assert {position[i] % 8 // 4 for i in read} == {worker}  # only its half of each batch (and its read-ahead)
+    both = set(results["0"]["decoded"]) | set(results["1"]["decoded"])
+    assert set(order[:24]) <= both and not set(results["0"]["decoded"]) & set(results["1"]["decoded"])
+    for key in results["single"].files:
+        if key.startswith("arr_"):
+            np.testing.assert_array_equal(results["0"][key], results["1"][key])
+            np.testing.assert_allclose(results["0"][key], results["single"][key], rtol=1e-4, atol=1e-5)

@@ -24,12 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.commands import common as cli
-from kerasgan.data.folder import list_images, load_folder, read_rgb
-from kerasgan.data.sources import load_image_set
+from kerasgan.data.folder import list_image_files, read_rgb
+from kerasgan.data.sources import folder_source, load_image_set
 from kerasgan.errors import MissingPath, UserError
 from kerasgan.export import GENERATOR_KINDS, find_export, load_saved_model, read_metadata
 from kerasgan.images import save_png
 from kerasgan.metrics import fid_and_kid, real_statistics, to_uint8
+from kerasgan.metrics.stats_cache import source_features
 from kerasgan.metrics.callback import (
     default_num_samples,
     draw_inputs,
@@ -150,7 +151,7 @@ def load_signature(path):
 
 def first_image_side(folder):
     """The shorter side of the folder's first image: the default size to load folders at."""
-    return min(read_rgb(list_images(folder)[0]).shape[:2])
+    return min(read_rgb(list_image_files(folder)[0]).shape[:2])
 
 
 # -- generators ---------------------------------------------------------------------------
@@ -221,15 +222,15 @@ def evaluate_generator(args, extractor):
         generate, config = run_generator(path, args.checkpoint)
     image_size = generate(1, args.seed).shape[1]
     data = real_image_set(args, config, image_size)
-    num_samples = args.num_samples or default_num_samples(len(data.images))
-    print(f"scoring {num_samples} images from {path} against {len(data.images)} real images "
+    num_samples = args.num_samples or default_num_samples(len(data))
+    print(f"scoring {num_samples} images from {path} against {len(data)} real images "
           f"({data.name}, {image_size}x{image_size}); {extractor.extractor_id}", file=sys.stderr)
-    real = real_statistics(data.images, extractor, tag=data.name)
+    real = real_statistics(data, extractor, tag=data.name)
     if args.save_samples:
         generate = saving_samples(generate, args.save_samples)
     features = generated_features(generate, extractor, num_samples, extractor.batch_size, args.seed)
     return {**fid_and_kid(features, real), "generated_images": num_samples,
-            "real_images": len(data.images), "image_size": image_size,
+            "real_images": len(data), "image_size": image_size,
             "weights": extractor.extractor_id}
 
 
@@ -284,7 +285,7 @@ def labelled_image_set(args, config, image_size):
 
 def evaluate_label_accuracy(args):
     """Per-attribute label accuracy of a conditional generator (--model or --run)."""
-    from kerasgan.metrics.label_accuracy import fit_label_judge, label_accuracy, report
+    from kerasgan.metrics.label_accuracy import MAX_JUDGE_IMAGES, fit_label_judge, label_accuracy, report
 
     if args.model:
         path = resolve_export(args.model)
@@ -299,12 +300,13 @@ def evaluate_label_accuracy(args):
             raise UserError(f"the real images' {attribute!r} classes {data.label_names.get(attribute)} are not the "
                             f"model's {list(names)}: give the labelled data it was trained on")
     num_samples = args.num_samples or 1024
-    print(f"label accuracy of {num_samples} images from {path}; judge trained on {len(data.images)} labelled real "
-          f"images ({data.name}, {image_size}x{image_size}) but a held-back fifth", file=sys.stderr)
-    judge = fit_label_judge(data.images, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed,
+    print(f"label accuracy of {num_samples} images from {path}; judge trained on {len(data)} labelled real "
+          f"images ({data.name}, {image_size}x{image_size}; at most {MAX_JUDGE_IMAGES:,} spread over them) but a "
+          "held-back fifth", file=sys.stderr)
+    judge = fit_label_judge(data, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed,
                             progress=True)
     generated = label_accuracy(sample, judge, num_samples, seed=args.seed)
-    return {**report(generated, judge), "generated_images": num_samples, "real_images": len(data.images),
+    return {**report(generated, judge), "generated_images": num_samples, "real_images": len(data),
             "image_size": image_size}
 
 
@@ -315,11 +317,11 @@ def evaluate_folders(args, extractor):
     """FID and KID of the images in folder A against those in folder B."""
     folder_a, folder_b = (check_folder(path, "--folders") for path in args.folders)
     size = args.image_size or first_image_side(folder_a)
-    images_a, images_b = load_folder(folder_a, size), load_folder(folder_b, size)
+    images_a, images_b = folder_source(folder_a, size), folder_source(folder_b, size)
     print(f"scoring {len(images_a)} images of {folder_a} against {len(images_b)} of {folder_b} "
           f"({size}x{size}); {extractor.extractor_id}", file=sys.stderr)
     reference = real_statistics(images_b, extractor, tag=folder_b.name)
-    return {**fid_and_kid(extractor(images_a), reference), "images_a": len(images_a),
+    return {**fid_and_kid(source_features(images_a, extractor), reference), "images_a": len(images_a),
             "images_b": len(images_b), "image_size": size, "weights": extractor.extractor_id}
 
 
@@ -346,7 +348,7 @@ def evaluate_translators(args, extractor):
     exports = {flag: resolve_export(getattr(args, flag), f"--{flag}") for flag, _, _ in DIRECTIONS
                if getattr(args, flag)}
     size = args.image_size or training_size(exports.values()) or first_image_side(folders["x"])
-    images = {domain: load_folder(folder, size) for domain, folder in folders.items()}
+    images = {domain: folder_source(folder, size) for domain, folder in folders.items()}
     results = {}
     for flag, source, target in DIRECTIONS:
         if flag not in exports:
@@ -357,9 +359,9 @@ def evaluate_translators(args, extractor):
         print(f"FID({target.upper()}): {exports[flag]} on {len(images[source])} {source.upper()} "
               f"images against {len(images[target])} {target.upper()} images ({size}x{size}); "
               f"{extractor.extractor_id}", file=sys.stderr)
-        translated = translate(serve, images[source], extractor.batch_size)
         reference = real_statistics(images[target], extractor, tag=folders[target].name)
-        scores = fid_and_kid(extractor(translated), reference)
+        features = source_features(images[source], extractor, lambda batch: translate(serve, batch, extractor.batch_size))
+        scores = fid_and_kid(features, reference)
         results.update({f"fid_{target}": scores["fid"], f"kid_{target}": scores["kid"],
                         f"kid_{target}_std": scores["kid_std"]})
     return {**results, "x_images": len(images["x"]), "y_images": len(images["y"]),

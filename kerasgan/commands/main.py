@@ -7,6 +7,7 @@
     kerasgan translate ...        a folder through an exported CycleGAN generator
     kerasgan evaluate ...         FID / KID
     kerasgan export ...           re-export a run's checkpoint
+    kerasgan prepare ...          a folder as one zip of images at the training size
     kerasgan client ...           ask a running TF Serving for images
 """
 
@@ -27,6 +28,7 @@ SUBCOMMANDS = {
     "translate": ("kerasgan.commands.translate", "translate a folder with an exported CycleGAN generator"),
     "evaluate": ("kerasgan.commands.evaluate", "FID and KID of a generator, folders or translators"),
     "export": ("kerasgan.commands.export", "re-export a run's generator(s) from a checkpoint"),
+    "prepare": ("kerasgan.commands.prepare", "write a folder as one zip of images at the training size"),
     "client": ("kerasgan.commands.client", "ask a running TF Serving for images"),
     "experiment": ("kerasgan.commands.experiment", "run a grid of configurations from a TOML plan; tables, sheet"),
 }

@@ -1,6 +1,7 @@
 """Unpaired two-domain image sets for CycleGAN, and their zipped training stream.
 
-Sources, all loaded into memory as uint8 like every other kerasgan source:
+Sources (kerasgan/data/sources.py): folders are listed and streamed, TFDS splits and shapes
+are held in memory:
 - two folders (`--x-dir`, `--y-dir`);
 - the course layout: `--X cat/grumpifyAprocessed --Y cat/grumpifyBprocessed` under the data
   root `--data-dir` (`--dataset grumpifycat` fills both in);
@@ -17,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasgan.data.folder import load_folder
 from kerasgan.data.shapes import make_shape_domains
-from kerasgan.data.sources import course_folder
+from kerasgan.data.sources import ImageSet, course_folder, folder_source
 from kerasgan.data.tfds import load_tfds
 from kerasgan.errors import UserError
 
@@ -34,8 +34,8 @@ OFFLINE_HINT = "or train on two local folders of images with --x-dir X_FOLDER --
 @dataclass
 class DomainPair:
     name: str
-    x: np.ndarray  # uint8 [Nx, S, S, 3], training images of domain X
-    y: np.ndarray  # uint8 [Ny, S, S, 3]
+    x: object  # a source of Nx images [S, S, 3], training images of domain X
+    y: object  # a source of Ny images
     x_test: np.ndarray  # uint8 [k, S, S, 3], fixed images for sample grids
     y_test: np.ndarray
 
@@ -53,10 +53,10 @@ def _folder(path, flag):
 
 
 def _from_folders(x_dir, y_dir, image_size, num_test, name=None, num_images=None):
-    x = load_folder(x_dir, image_size, max_images=num_images)
-    y = load_folder(y_dir, image_size, max_images=num_images)
+    x = folder_source(x_dir, image_size, max_images=num_images)
+    y = folder_source(y_dir, image_size, max_images=num_images)
     name = name or f"{Path(x_dir).name}2{Path(y_dir).name}"
-    return DomainPair(name, x, y, x[:num_test], y[:num_test])
+    return DomainPair(name, x, y, *(d.read_many(range(min(num_test, len(d))))[0] for d in (x, y)))
 
 
 def _from_course_layout(dataset, data_dir, x_rel, y_rel, image_size, num_test, num_images=None):
@@ -81,14 +81,16 @@ def _from_tfds(name, data_dir, image_size, num_images, num_test):
         images, _ = load_tfds(name, which, image_size, data_dir, max_images=limit, local_hint=OFFLINE_HINT)
         return images
 
-    return DomainPair(name.split("/")[-1], split("trainA", num_images), split("trainB", num_images),
-                      split("testA", num_test), split("testB", num_test))
+    short = name.split("/")[-1]
+    return DomainPair(short, ImageSet(f"{short}_A", split("trainA", num_images)),
+                      ImageSet(f"{short}_B", split("trainB", num_images)), split("testA", num_test),
+                      split("testB", num_test))
 
 
 def _from_shapes(image_size, seed, num_images, num_test):
     x, y = make_shape_domains(num_images or 1024, image_size, seed)
     x_test, y_test = make_shape_domains(num_test, image_size, seed + 1000)
-    return DomainPair("shapes", x, y, x_test, y_test)
+    return DomainPair("shapes", ImageSet("shapes_red", x), ImageSet("shapes_blue", y), x_test, y_test)
 
 
 def load_domains(dataset=None, x_dir=None, y_dir=None, data_dir=None, x_rel=None, y_rel=None,
@@ -119,16 +121,19 @@ def load_domains(dataset=None, x_dir=None, y_dir=None, data_dir=None, x_rel=None
     return _from_tfds(name, data_dir, image_size, num_images, num_test)
 
 
-def make_pair_dataset(pair, image_size, batch_size, preprocess="basic", seed=0, start_step=0, load_size=None):
+def make_pair_dataset(pair, image_size, batch_size, preprocess="basic", seed=0, start_step=0, load_size=None,
+                      shard=None):
     """Infinite (x, y) batches, each float32 [B, S, S, 3] in [-1, 1], from step `start_step`.
 
     Two independent deterministic streams (seeds `seed` and `seed + 1`) zipped, so resuming
-    at step N yields exactly the pairs an uninterrupted run would have seen.
+    at step N yields exactly the pairs an uninterrupted run would have seen. `shard`: see
+    kerasgan/data/pipeline.py: make_dataset.
     """
     import tensorflow as tf
 
     from kerasgan.data.pipeline import make_dataset
 
-    xs = make_dataset(pair.x, image_size, batch_size, preprocess, seed, start_step, load_size=load_size)
-    ys = make_dataset(pair.y, image_size, batch_size, preprocess, seed + 1, start_step, load_size=load_size)
+    xs = make_dataset(pair.x, image_size, batch_size, preprocess, seed, start_step, load_size=load_size, shard=shard)
+    ys = make_dataset(pair.y, image_size, batch_size, preprocess, seed + 1, start_step, load_size=load_size,
+                      shard=shard)
     return tf.data.Dataset.zip(xs, ys)

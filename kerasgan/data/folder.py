@@ -1,9 +1,13 @@
-"""Image folders: any PIL-readable png/jpg/bmp/webp in any mode, loaded once into memory.
+"""Image folders: any PIL-readable png/jpg/bmp/webp in any mode.
+
+Training lists a folder's files and decodes them as the input pipeline reads them
+(kerasgan/data/sources.py: FileSource); `load_folder` decodes a whole folder into memory.
 
 Images are decoded with Pillow rather than `tf.io.decode_image` so that palette, RGBA,
-16-bit (greyscale included, scaled to 8 bits) and grayscale files all become RGB, and a
-corrupt file is found (and reported once) before training starts instead of killing the
-input pipeline halfway through an epoch.
+16-bit (greyscale included, scaled to 8 bits) and grayscale files all become RGB, and so
+that every source gives the same pixels: TensorFlow's JPEG decoder differs from Pillow's by
+up to 6 levels, and measured on 2 cores both decoded about 1,000 64-128 px JPEGs/s under a
+parallel tf.data map (benchmarks/bench_data.py).
 """
 
 import os
@@ -20,21 +24,41 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif")  # a GIF: 
 
 
 def list_images(folder):
-    """All image files below `folder`, recursively, in a stable (sorted) order."""
+    """All image files below `folder`, recursively, in a stable (sorted) order, as Paths."""
+    folder = Path(folder).expanduser()
+    return [folder / relative for relative in list_image_files(folder, relative=True)]
+
+
+def list_image_files(folder, relative=False):
+    """`list_images` as strings (full paths, or relative to `folder`): 200,000 files list in
+    about a second, where making as many Path objects takes several."""
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise MissingPath(f"image folder not found: {folder} (check --data-dir)")
     if not folder.is_dir():
         raise UserError(f"not a folder: {folder} (--data-dir must name a folder of images)")
-    files = sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith(".")
-    )
+    files = list(_walk(str(folder), ""))
     if not files:
         raise UserError(
             f"no images in {folder}: expected {', '.join(IMAGE_EXTENSIONS)} files (searched recursively)"
         )
-    return files
+    return files if relative else [os.path.join(folder, name) for name in files]
+
+
+def _walk(root, relative):
+    """Image files under root/relative as relative paths, in the order sorted Paths have (each
+    folder's entries by name, a subfolder's files where its name sorts); like Path.rglob (no
+    symlinked folders entered, hidden files skipped) but with os.scandir, which needs no stat
+    per file."""
+    with os.scandir(os.path.join(root, relative)) as scan:
+        entries = sorted(scan, key=lambda entry: entry.name)
+    prefix = relative + os.sep if relative else ""
+    for entry in entries:
+        name = entry.name
+        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".") and entry.is_file():
+            yield prefix + name
+        elif entry.is_dir() and not entry.is_symlink():
+            yield from _walk(root, prefix + name)
 
 
 def spread(items, limit):
@@ -71,7 +95,7 @@ def _rgb(image):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image)
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def read_rgb(path):
@@ -81,13 +105,15 @@ def read_rgb(path):
 
 
 def load_image(path, size):
-    """One file as uint8 [size, size, 3]: centre-cropped to a square, then resized (Lanczos)."""
+    """One file (a path or a binary file object) as uint8 [size, size, 3]: centre-cropped to a
+    square, then resized (Lanczos)."""
     with Image.open(path) as image:
         image = _rgb(image)
         width, height = image.size
         side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        image = image.crop((left, top, left + side, top + side))
+        if width != height:
+            left, top = (width - side) // 2, (height - side) // 2
+            image = image.crop((left, top, left + side, top + side))
         if side != size:
             image = image.resize((size, size), Image.LANCZOS)
         return np.asarray(image, dtype=np.uint8)

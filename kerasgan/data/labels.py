@@ -1,7 +1,8 @@
 """Attribute labels for image folders (class subfolders or a CSV) and TFDS class labels.
 
-Loaders return (images uint8 [N, S, S, 3], labels {attribute: int32 [N]}, label_names
-{attribute: [class names]}); a label is an index into its attribute's class names.
+Listers return (files [N], labels {attribute: int32 [N]}, label_names {attribute: [class
+names]}) for a streamed FileSource; loaders return decoded images (uint8 [N, S, S, 3]) in
+place of the files. A label is an index into its attribute's class names.
 
 Class subfolders: <folder>/<class>/**/image.png; the attribute is called `label`.
 
@@ -61,8 +62,9 @@ def _encode(values):
 
 
 # -- class subfolders ----------------------------------------------------------------------
-def load_subfolder_labels(folder, size, max_images=None):
-    """Images under <folder>/<class>/ (recursively), labelled by the class subfolder name."""
+def list_subfolder_labels(folder, max_images=None):
+    """(files, labels, label_names) of <folder>/<class>/** images, labelled by class subfolder;
+    listed, not decoded."""
     folder = Path(folder).expanduser()
     files = list_images(folder)
     loose = [f for f in files if f.parent == folder]
@@ -81,6 +83,14 @@ def load_subfolder_labels(folder, size, max_images=None):
     if len(kept) < 2:
         raise UserError(f"--num-images {max_images} keeps images of a single class subfolder ({min(kept)}) "
                         f"of {folder}; a conditional model needs at least two: ask for more images")
+    ids, names = _encode([f.relative_to(folder).parts[0] for f in files])
+    return files, {SUBFOLDER_ATTRIBUTE: ids}, {SUBFOLDER_ATTRIBUTE: names}
+
+
+def load_subfolder_labels(folder, size, max_images=None):
+    """Images under <folder>/<class>/ (recursively), decoded, labelled by the class subfolder name."""
+    folder = Path(folder).expanduser()
+    files, _, _ = list_subfolder_labels(folder, max_images)
     images, loaded = load_files(files, size, folder)
     ids, names = _encode([f.relative_to(folder).parts[0] for f in loaded])
     return images, {SUBFOLDER_ATTRIBUTE: ids}, {SUBFOLDER_ATTRIBUTE: names}
@@ -206,23 +216,37 @@ def _check_several_classes(csv_path, values, max_images=None):
             raise UserError(f"{csv_path}: attribute {attribute!r} has a single class ({min(classes)!r}){hint}")
 
 
-def load_csv_labels(folder, csv_path, size, max_images=None):
-    """The images a CSV names (relative to `folder`) with their attributes; see the module doc."""
+def _rows(folder, csv_path, max_images):
+    """(files, kept row numbers, {attribute: class name per row}) of a label CSV."""
     header, body = read_csv(csv_path)
     names, values = parse_csv_labels(csv_path, header, body)
     files = _resolve_files(folder, csv_path, names, body)
     _check_several_classes(csv_path, values)  # before the images load: the whole CSV
-    rows = spread(range(len(files)), max_images)
+    return files, spread(range(len(files)), max_images), values
+
+
+def _csv_labels(csv_path, values, kept, max_images, of_rows):
+    _check_several_classes(csv_path, {a: [per_row[i] for i in kept] for a, per_row in values.items()},
+                           max_images if of_rows else None)
+    labels, label_names = {}, {}
+    for attribute, per_row in values.items():
+        labels[attribute], label_names[attribute] = _encode([per_row[i] for i in kept])
+    return labels, label_names
+
+
+def list_csv_labels(folder, csv_path, max_images=None):
+    """(files, labels, label_names) of the images a CSV names; listed, not decoded."""
+    files, rows, values = _rows(folder, csv_path, max_images)
+    return ([files[i] for i in rows], *_csv_labels(csv_path, values, rows, max_images, len(rows) < len(files)))
+
+
+def load_csv_labels(folder, csv_path, size, max_images=None):
+    """The images a CSV names (relative to `folder`), decoded, with their attributes; see the module doc."""
+    files, rows, values = _rows(folder, csv_path, max_images)
     images, loaded = load_files([files[i] for i in rows], size, csv_path)
     loaded = set(loaded)
     kept = [i for i in rows if files[i] in loaded]
-    _check_several_classes(csv_path, {a: [per_row[i] for i in kept] for a, per_row in values.items()},
-                           max_images if len(rows) < len(files) else None)
-    labels, label_names = {}, {}
-    for attribute, per_row in values.items():
-        ids, classes = _encode([per_row[i] for i in kept])
-        labels[attribute], label_names[attribute] = ids, classes
-    return images, labels, label_names
+    return (images, *_csv_labels(csv_path, values, kept, max_images, len(rows) < len(files)))
 
 
 # -- TFDS ----------------------------------------------------------------------------------

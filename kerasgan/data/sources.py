@@ -1,13 +1,19 @@
-"""Resolves the CLI's `--dataset` / `--data-dir` pair into in-memory images (and labels)."""
+"""Resolves the CLI's `--dataset` / `--data-dir` pair into a source (kerasgan/data/source.py).
 
-from dataclasses import dataclass, field
+Folders (plain, labelled by class subfolders or a CSV, the course layouts) and zips written by
+`kerasgan prepare` are listed, not decoded; `shapes` and TFDS splits that fit in memory are
+ImageSets; a TFDS split too large for memory is written once as a zip and streamed.
+"""
+
 from pathlib import Path
 
 import numpy as np
 
-from kerasgan.data.folder import load_folder
-from kerasgan.data.labels import load_csv_labels, load_subfolder_labels, tfds_label_names
+from kerasgan.data.folder import list_image_files, spread
+from kerasgan.data.labels import list_csv_labels, list_subfolder_labels, tfds_label_names
 from kerasgan.data.shapes import make_shapes
+from kerasgan.data.source import (  # noqa: F401  (the names callers import from here)
+    UNREADABLE, FileSource, ImageSet, Source, Streamed, UnreadableData, is_greyscale, luma)
 from kerasgan.data.tfds import load_tfds, tfds_builder
 from kerasgan.errors import MissingPath, UserError
 
@@ -15,14 +21,8 @@ from kerasgan.errors import MissingPath, UserError
 COURSE_FOLDERS = {"grumpifycat": "cat/grumpifyBprocessed"}
 # The procedural datasets: `shapes`, and `shapes-dot` with its small `dot` attribute (#17).
 BUILT_IN = ("shapes", "shapes-dot")
-
-
-@dataclass
-class ImageSet:
-    name: str
-    images: np.ndarray  # uint8 [N, S, S, 3] as loaded; [N, S, S, 1] after with_channels(..., 1)
-    labels: dict = field(default_factory=dict)  # {attribute: int32 [N]}
-    label_names: dict = field(default_factory=dict)  # {attribute: [class names]}
+# Images decoded to decide whether a streamed set is greyscale: an even spread over its files.
+CHANNEL_SAMPLE = 256
 
 
 def course_folder(data_root, relative, dataset):
@@ -36,9 +36,17 @@ def course_folder(data_root, relative, dataset):
     raise MissingPath(f"{relative} not found under {root} (--data-dir should hold {relative})")
 
 
+def folder_source(folder, image_size, max_images=None, name=None):
+    """The images under `folder` (recursively), listed, not decoded; --num-images spreads evenly."""
+    folder = Path(folder).expanduser()
+    return FileSource(name or folder.name, spread(list_image_files(folder), max_images), image_size, where=folder)
+
+
 def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_labels=False,
                    labels_csv=None, label_keys=("label",)):
-    """`dataset`: None (a folder at `data_dir`), "shapes", "shapes-dot", "grumpifycat" or a TFDS name.
+    """`dataset`: None (a folder, or a zip written by `kerasgan prepare`, at `data_dir`), "shapes",
+    "shapes-dot", "grumpifycat" or a TFDS name. Returns a source: folders and zips are listed,
+    not decoded; shapes and TFDS splits are ImageSets in memory.
 
     `shapes` always carries its `shape` and `color` labels, `shapes-dot` also `dot`. With
     `with_labels` (a model that needs labels), a folder is labelled by its class subfolders
@@ -55,11 +63,20 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
                         f"not --dataset {dataset}")
     if dataset is None:
         folder = Path(data_dir).expanduser()
+        if folder.is_file():
+            from kerasgan.data.pack import pack_source
+
+            if labels_csv:
+                raise UserError(f"{folder} is a prepared zip: its labels were set by `kerasgan prepare`; "
+                                "drop --labels-csv")
+            return pack_source(folder, image_size, num_images, with_labels)
         if labels_csv:
-            return ImageSet(folder.name, *load_csv_labels(folder, labels_csv, image_size, max_images=num_images))
+            files, labels, names = list_csv_labels(folder, labels_csv, max_images=num_images)
+            return FileSource(folder.name, files, image_size, labels, names, where=folder)
         if with_labels:
-            return ImageSet(folder.name, *load_subfolder_labels(folder, image_size, max_images=num_images))
-        return ImageSet(folder.name, load_folder(folder, image_size, max_images=num_images))
+            files, labels, names = list_subfolder_labels(folder, max_images=num_images)
+            return FileSource(folder.name, files, image_size, labels, names, where=folder)
+        return folder_source(folder, image_size, num_images)
     if dataset in BUILT_IN:
         from kerasgan.data.shapes import ATTRIBUTES, DOT_ATTRIBUTES
 
@@ -71,24 +88,28 @@ def load_image_set(dataset, data_dir, image_size, seed=0, num_images=None, with_
         if with_labels:
             raise UserError(f"{dataset} has no labels: label a folder with class subfolders or --labels-csv")
         folder = course_folder(data_dir, COURSE_FOLDERS[dataset.lower()], dataset)
-        return ImageSet(dataset.lower(), load_folder(folder, image_size, max_images=num_images))
+        return folder_source(folder, image_size, num_images, name=dataset.lower())
     name = dataset.removeprefix("tfds:")
     keys = tuple(label_keys) if with_labels else ()
-    names = tfds_label_names(tfds_builder(name, data_dir), keys) if keys else {}
+    builder = tfds_builder(name, data_dir)
+    names = tfds_label_names(builder, keys) if keys else {}
+    if _too_large_for_memory(builder, "train", image_size, num_images):
+        from kerasgan.data.pack import tfds_pack
+
+        return tfds_pack(name, "train", image_size, data_dir, keys, names, num_images)
     images, labels = load_tfds(name, "train", image_size, data_dir, label_keys=keys, max_images=num_images)
     return ImageSet(name.replace("/", "_"), images, labels, names)
 
 
-def is_greyscale(images):
-    """True when every image of uint8 [N, H, W, C] is grey: one channel, or R = G = B everywhere.
+def _too_large_for_memory(builder, split, image_size, max_images):
+    """Whether a TFDS split's decoded images would take more than --cache auto holds in memory."""
+    from kerasgan.data import cache
 
-    Every source loads images as RGB (greyscale files and TFDS' 1-channel images have their
-    grey value repeated), so equal channels are how a greyscale set shows itself.
-    """
-    images = np.asarray(images)
-    if images.shape[-1] == 1:
-        return True
-    return bool(np.array_equal(images[..., 0], images[..., 1]) and np.array_equal(images[..., 0], images[..., 2]))
+    splits = getattr(getattr(builder, "info", None), "splits", {})
+    if split not in splits:
+        return False
+    count = min(splits[split].num_examples, max_images or np.iinfo(np.int64).max)
+    return count * image_size * image_size * 3 > cache.MEMORY_LIMIT
 
 
 def with_channels(images, channels=None):
@@ -110,3 +131,24 @@ def with_channels(images, channels=None):
         return np.ascontiguousarray(images[..., :1]), channels
     luma = images.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
     return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None], channels
+
+
+def source_with_channels(source, channels=None):
+    """(source, channels): `with_channels` for any source.
+
+    An ImageSet is converted as a whole (every image looked at). A streamed source (files, a
+    zip) is greyscale when every image of an even sample of CHANNEL_SAMPLE (256) files is (all
+    of them in a smaller set): the choice is recorded in the run's config.json, and --channels
+    overrides it. Its images are converted one by one as they are read: forced to 1 channel, a
+    colour image becomes its luma, a grey one keeps its value, as `with_channels` does.
+    """
+    if isinstance(source, ImageSet):
+        source.images, channels = with_channels(source.images, channels)
+        return source, channels
+    if channels is None:
+        sample, _ = source.read_many(spread(range(len(source)), CHANNEL_SAMPLE))
+        channels = 1 if is_greyscale(sample) else 3
+    if channels not in (1, 3):
+        raise UserError(f"--channels must be 1 or 3, got {channels}")
+    source.channels = channels
+    return source, channels

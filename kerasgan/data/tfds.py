@@ -1,4 +1,5 @@
-"""TensorFlow Datasets by name, loaded into memory as uint8 like every other source.
+"""TensorFlow Datasets by name: loaded into memory as uint8 when small, else prepared once as a
+zip that training streams (kerasgan/data/pack.py: tfds_pack).
 
 The real download code is TFDS' own. Offline, TFDS retries for minutes before failing, so a
 dataset that is not prepared yet is preceded by a quick reachability check that fails in
@@ -82,9 +83,9 @@ def _square_resize(image, size):
     return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
 
 
-def load_tfds(name, split="train", image_size=64, data_dir=None, image_key="image",
-              label_keys=(), max_images=None, local_hint=FOLDER_HINT):
-    """Returns (images uint8 [N, S, S, 3], {label_key: int32 [N]}) for a TFDS split."""
+def tfds_batches(name, split="train", image_size=64, data_dir=None, image_key="image", label_keys=(),
+                 max_images=None, local_hint=FOLDER_HINT, batch_size=256):
+    """(images uint8 [B, S, S, 3], {label_key: int32 [B]}) batches of a TFDS split, in order."""
     import tensorflow as tf
 
     builder = tfds_builder(name, data_dir, local_hint)
@@ -97,9 +98,17 @@ def load_tfds(name, split="train", image_size=64, data_dir=None, image_key="imag
         lambda ex: (_square_resize(ex[image_key], image_size), {k: ex[k] for k in label_keys}),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
+    for images, labels in ds.batch(batch_size).as_numpy_iterator():
+        yield images, {k: np.asarray(v, np.int32) for k, v in labels.items()}
+
+
+def load_tfds(name, split="train", image_size=64, data_dir=None, image_key="image",
+              label_keys=(), max_images=None, local_hint=FOLDER_HINT):
+    """Returns (images uint8 [N, S, S, 3], {label_key: int32 [N]}) for a TFDS split."""
     images, labels = [], {k: [] for k in label_keys}
-    for image, label in ds.batch(256).as_numpy_iterator():
-        images.append(image)
+    for batch, batch_labels in tfds_batches(name, split, image_size, data_dir, image_key, label_keys, max_images,
+                                            local_hint):
+        images.append(batch)
         for k in label_keys:
-            labels[k].append(label[k])
+            labels[k].append(batch_labels[k])
     return np.concatenate(images), {k: np.concatenate(v).astype(np.int32) for k, v in labels.items()}

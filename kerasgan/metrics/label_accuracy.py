@@ -35,6 +35,9 @@ from kerasgan.seeds import seeded
 MAX_JUDGE_SIZE = 64
 # Training steps (batches of 64) of the judge: about 15-30 s at 32x32 on 2 busy CPU cores.
 DEFAULT_JUDGE_STEPS = 500
+# Real images the judge learns from at most, spread evenly over a larger set: its 500 steps
+# see 32,000 images (copies included), and these stay in memory while it trains.
+MAX_JUDGE_IMAGES = 10_000
 
 
 def build_label_classifier(num_classes, size, channels=3):
@@ -150,9 +153,22 @@ def imperfect_copies(images, seed=0):
     return np.concatenate([images, np.clip(copies, 0, 255)]).astype(np.float32)
 
 
+def judge_images(source, labels, limit=MAX_JUDGE_IMAGES):
+    """(uint8 images, labels) of at most `limit` images of a source, spread evenly over it;
+    `labels` {attr: int [N]} are indexed like the source (a replaced file brings its own)."""
+    from kerasgan.data.folder import spread
+
+    images, used = source.read_many(spread(range(len(source)), limit))
+    return images, {a: np.asarray(v)[used] for a, v in labels.items()}
+
+
 def fit_label_judge(images, labels, label_names, seed=0, **options):
-    """A LabelJudge trained on real images and labels (options: held_out, steps, batch_size,
-    progress)."""
+    """A LabelJudge trained on real images (uint8 [N, S, S, C], or a source, of which at most
+    MAX_JUDGE_IMAGES are read) and labels (options: held_out, steps, batch_size, progress)."""
+    from kerasgan.data.source import Source
+
+    if isinstance(images, Source):
+        images, labels = judge_images(images, labels)
     images = np.asarray(images)
     return LabelJudge(label_names, images.shape[1], images.shape[-1], seed=seed, **options).fit(images, labels)
 
@@ -205,7 +221,8 @@ class LabelAccuracyCallback(StepCallback):
     """Every `every` steps and at the end: the label accuracy of the trainer's sampling
     generator, logged as `label_accuracy/<attr>` (and `label_accuracy_ratio/<attr>`) scalars.
 
-    The judge is trained on the real images when training starts (seconds at 32x32).
+    The judge is trained on the real images (an array or a source) when training starts
+    (seconds at 32x32).
     """
 
     def __init__(self, real_images, real_labels, label_names, every, writer=None, num_samples=512,

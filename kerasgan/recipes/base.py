@@ -100,14 +100,15 @@ class Recipe:
             raise
 
     def _fit(self, dataset_at, steps, steps_per_epoch, callbacks, resume):
-        """Trains in the open run on `dataset_at(step)` (the input pipeline positioned at a
-        step, sharded here for the strategy); the run's lock is released however this ends."""
+        """Trains in the open run on `dataset_at(step, shard=None)` (the input pipeline positioned
+        at a step; `shard` a multi-worker run's share, see scale.distribute_stream); the run's
+        lock is released however this ends."""
         from kerasgan import scale
         from kerasgan.runs import record_config
         from kerasgan.training import fit
 
         def distributed_at(step):
-            return scale.distribute(dataset_at(step), self.strategy)
+            return scale.distribute_stream(dataset_at, step, self.strategy)
 
         try:
             return fit(self.trainer, distributed_at, self.run, steps, steps_per_epoch, callbacks, resume,
@@ -127,17 +128,19 @@ def fit_changes(steps, name, runs_dir):
 
 
 def image_set_from(data, config, with_labels=False):
-    """An in-memory ImageSet from what a user hands `fit`.
+    """A source (kerasgan/data/sources.py) from what a user hands `fit`.
 
-    `data` may be None (the config's --dataset/--data-dir), a folder path, a dataset name
-    (`shapes`, `grumpifycat` or a TFDS name), an ImageSet, or a `tf.data.Dataset` of images
-    (uint8 in [0, 255] or floats in [-1, 1], batched or not; (image, label) pairs carry an
-    integer `label` attribute). Returns (ImageSet, config updated to name that source).
+    `data` may be None (the config's --dataset/--data-dir), a folder path, a zip written by
+    `kerasgan prepare`, a dataset name (`shapes`, `grumpifycat` or a TFDS name), a source
+    (e.g. an ImageSet), or a `tf.data.Dataset` of images (uint8 in [0, 255] or floats in
+    [-1, 1], batched or not; (image, label) pairs carry an integer `label` attribute), which is
+    read into memory. Folders and zips are listed, not decoded. Returns (source, config
+    updated to name that source).
     """
-    from kerasgan.data.sources import ImageSet, load_image_set
+    from kerasgan.data.sources import Source, load_image_set
 
     config = config.replace(**source_fields(data))
-    if isinstance(data, ImageSet):
+    if isinstance(data, Source):
         return data, config
     if config.dataset == "tf.data" and data is not None:
         return images_from_dataset(data, config.image_size, with_labels), config
@@ -152,16 +155,17 @@ def image_set_from(data, config, with_labels=False):
 
 def source_fields(data):
     """The config fields that name what a user hands `fit` (see `image_set_from`); {} for None."""
-    from kerasgan.data.sources import ImageSet
+    from kerasgan.data.source import Source
 
     if data is None:
         return {}
-    if isinstance(data, ImageSet):
+    if isinstance(data, Source):
         return {"dataset": data.name, "data_dir": None}
     if not isinstance(data, (str, Path)):
         return {"dataset": "tf.data", "data_dir": None}
     folder = Path(data).expanduser()
-    return {"dataset": None, "data_dir": str(folder)} if folder.is_dir() else {"dataset": str(data)}
+    is_files = folder.is_dir() or (folder.is_file() and folder.suffix.lower() == ".zip")
+    return {"dataset": None, "data_dir": str(folder)} if is_files else {"dataset": str(data)}
 
 
 def images_from_dataset(dataset, image_size, with_labels=False):

@@ -101,6 +101,7 @@ class CycleGAN(Recipe):
         import tensorflow as tf
 
         from kerasgan import callbacks as cb
+        from kerasgan.data.cache import cached
         from kerasgan.data.domains import load_domains, make_pair_dataset
         from kerasgan.runs import trainer_step
         from kerasgan.trainers.cycle import cycle_grid
@@ -115,6 +116,7 @@ class CycleGAN(Recipe):
         # Data first: a missing folder or offline dataset is reported before anything is built.
         pair = load_domains(config.dataset, config.x_dir, config.y_dir, config.data_dir, config.x_rel,
                             config.y_rel, config.image_size, config.seed, config.num_images, config.num_samples)
+        (pair.x, x_where), (pair.y, y_where) = cached(pair.x, config.cache), cached(pair.y, config.cache)
         smaller = min(len(pair.x), len(pair.y))
         if smaller < config.batch_size:
             raise InvalidValue(f"a domain has {smaller} images, fewer than --batch-size {config.batch_size}")
@@ -128,6 +130,7 @@ class CycleGAN(Recipe):
         with self._setting_up_run():
             self.log(f"run {run.root}: {len(pair.x)} X and {len(pair.y)} Y images, {total} steps of batch "
                      f"{config.batch_size} (LR decays from step {decay_start})")
+            self.log(f"data: X {x_where}; Y {y_where}")
             trainer = self.build(decay_start, total, lr_decay)
             writer = tf.summary.create_file_writer(str(run.logs))
             x_test, y_test = (images.astype(np.float32) / 127.5 - 1.0 for images in (pair.x_test, pair.y_test))
@@ -138,9 +141,9 @@ class CycleGAN(Recipe):
                 cb.Checkpoint(run, config.checkpoint_every),
             ]
 
-        def dataset_at(step):
+        def dataset_at(step, shard=None):
             return make_pair_dataset(pair, config.image_size, config.batch_size, config.data_preprocess,
-                                     config.seed, step, config.load_size)
+                                     config.seed, step, config.load_size, shard)
 
         trained = self._fit(dataset_at, total, steps_per_epoch, [*callbacks, *run_callbacks], resume)
         self.log(f"samples:     {run.samples}  (rows: X, G(X), F(G(X)), Y, F(Y), G(F(Y)))\n"

@@ -107,6 +107,7 @@ class Diffusion(Recipe):
         import tensorflow as tf
 
         from kerasgan import callbacks as cb
+        from kerasgan.data.cache import cached
         from kerasgan.data.pipeline import make_dataset
         from kerasgan.metrics.callback import fid_callback_from_config
         from kerasgan.runs import trainer_step
@@ -115,18 +116,20 @@ class Diffusion(Recipe):
         changes = fit_changes(steps, name, runs_dir)
         config = self.config.replace(**changes).check() if changes else self.config
         data, config = image_set_from(data, config)
+        data, where = cached(data, config.cache)
         self.config = config
-        if len(data.images) < config.batch_size:
-            raise InvalidValue(f"{len(data.images)} images is fewer than --batch-size {config.batch_size}: lower it "
+        if len(data) < config.batch_size:
+            raise InvalidValue(f"{len(data)} images is fewer than --batch-size {config.batch_size}: lower it "
                             "or add images")
-        steps_per_epoch = len(data.images) // config.batch_size
-        total = total_steps(config.steps, config.epochs, len(data.images), config.batch_size)
+        steps_per_epoch = len(data) // config.batch_size
+        total = total_steps(config.steps, config.epochs, len(data), config.batch_size)
         name = config.name or config.default_name(dataset_name(config))
         lr_decay = self._lr_decay(name, config.lr_schedule, total, 0, resume)
-        facts = {"steps_total": total, "images": len(data.images), "dataset_name": data.name, "lr_decay": lr_decay}
+        facts = {"steps_total": total, "images": len(data), "dataset_name": data.name, "lr_decay": lr_decay}
         run = self._open_run(name, facts, resume)
         with self._setting_up_run():
-            self.log(f"run {run.root}: {len(data.images)} images, {total} steps of batch {config.batch_size}")
+            self.log(f"run {run.root}: {len(data)} images, {total} steps of batch {config.batch_size}")
+            self.log(f"data: {where}")
             self.log(describe(config))
             trainer = self.build(total, lr_decay)
             writer = tf.summary.create_file_writer(str(run.logs))
@@ -135,14 +138,14 @@ class Diffusion(Recipe):
                 cb.SampleGrid(sample_render(trainer, config), run.samples, writer, config.sample_every),
                 cb.Checkpoint(run, config.checkpoint_every),
             ]
-            fid = fid_callback_from_config(config, sampler(trainer, config.fid_steps), data.images, run, writer,
+            fid = fid_callback_from_config(config, sampler(trainer, config.fid_steps), data, run, writer,
                                            tag=data.name)
             if fid is not None:
                 run_callbacks.append(fid)
 
-        def dataset_at(step):
-            return make_dataset(data.images, config.image_size, config.batch_size, config.data_preprocess,
-                                config.seed, step)
+        def dataset_at(step, shard=None):
+            return make_dataset(data, config.image_size, config.batch_size, config.data_preprocess,
+                                config.seed, step, shard=shard)
 
         trained = self._fit(dataset_at, total, steps_per_epoch, [*callbacks, *run_callbacks], resume)
         self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"

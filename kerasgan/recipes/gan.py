@@ -214,7 +214,10 @@ def dataset_name(config):
     from kerasgan.data.sources import COURSE_FOLDERS
 
     if config.dataset is None:
-        return Path(config.data_dir).expanduser().name if config.data_dir else "shapes"
+        if not config.data_dir:
+            return "shapes"
+        path = Path(config.data_dir).expanduser()
+        return path.stem if path.suffix.lower() == ".zip" else path.name  # a prepared zip: faces128
     if config.dataset.lower() in COURSE_FOLDERS:
         return config.dataset.lower()
     return config.dataset.removeprefix("tfds:").replace("/", "_")
@@ -257,8 +260,9 @@ class GAN(Recipe):
         import tensorflow as tf
 
         from kerasgan import callbacks as cb
+        from kerasgan.data.cache import cached
         from kerasgan.data.pipeline import make_dataset
-        from kerasgan.data.sources import with_channels
+        from kerasgan.data.sources import source_with_channels
         from kerasgan.metrics.callback import fid_callback_from_config, generator_sampler
         from kerasgan.runs import trainer_step
         from kerasgan.training import total_steps
@@ -272,29 +276,31 @@ class GAN(Recipe):
             config = self.config.replace(**changes).check() if changes else self.config
         data, config = image_set_from(data, config, config.needs_labels)
         # A run from before --channels (none in its config.json) was trained on 3 channels.
-        data.images, channels = with_channels(data.images, config.channels or (3 if resume else None))
+        data, channels = source_with_channels(data, config.channels or (3 if resume else None))
         self.config = config = config.replace(channels=channels)
+        data, where = cached(data, config.cache)
         labels, label_names = None, None
         if config.needs_labels:
             attributes = config.info_supervised if config.model == "infogan" else config.attributes
             labels, label_names = select_labels(data, attributes)
         # WGAN critics draw a fresh real batch for each of their n_critic updates.
         per_step = config.batch_size * (1 if config.model == "began" else config.n_critic)
-        if len(data.images) < per_step:
-            raise InvalidValue(f"{len(data.images)} images is fewer than the {per_step} a step reads (--batch-size "
+        if len(data) < per_step:
+            raise InvalidValue(f"{len(data)} images is fewer than the {per_step} a step reads (--batch-size "
                             f"{config.batch_size} x --n-critic {config.n_critic}): lower them or add images")
-        steps_per_epoch = len(data.images) // per_step
-        total = total_steps(config.steps, config.epochs, len(data.images), per_step)
+        steps_per_epoch = len(data) // per_step
+        total = total_steps(config.steps, config.epochs, len(data), per_step)
         if config.lr_decay_start >= total:
             raise InvalidValue(f"--lr-decay-start {config.lr_decay_start} is not before the run's last step ({total}): "
                             f"lower it or train longer")
         name = config.name or config.default_name(dataset_name(config))
         lr_decay = self._lr_decay(name, config.lr_schedule, total, config.lr_decay_start, resume)
-        facts = {"steps_total": total, "images": len(data.images), "dataset_name": data.name,
+        facts = {"steps_total": total, "images": len(data), "dataset_name": data.name,
                  "label_names": label_names, "lr_decay": lr_decay}
         run = self._open_run(name, facts, resume)
         with self._setting_up_run():
-            self.log(f"run {run.root}: {len(data.images)} images, {total} steps of batch {config.batch_size}")
+            self.log(f"run {run.root}: {len(data)} images, {total} steps of batch {config.batch_size}")
+            self.log(f"data: {where}")
             self.log(describe(config))
             trainer = self.build(label_names, total, lr_decay)
             writer = tf.summary.create_file_writer(str(run.logs))
@@ -305,19 +311,19 @@ class GAN(Recipe):
             ]
             names = code_names(trainer.categorical, label_names or {}) if config.model == "infogan" else label_names
             sampler = generator_sampler(trainer.sampling_generator, names, config.latent)
-            fid = fid_callback_from_config(config, sampler, data.images, run, writer, tag=data.name)
+            fid = fid_callback_from_config(config, sampler, data, run, writer, tag=data.name)
             if fid is not None:
                 run_callbacks.append(fid)
             if config.label_accuracy_every:
                 from kerasgan.metrics.label_accuracy import LabelAccuracyCallback
 
                 run_callbacks.append(LabelAccuracyCallback(
-                    data.images, labels, label_names, config.label_accuracy_every, writer,
+                    data, labels, label_names, config.label_accuracy_every, writer,
                     config.label_accuracy_samples, config.latent, config.seed, verbose=config.verbose > 0))
 
-        def dataset_at(step):
-            return make_dataset(data.images, config.image_size, per_step, config.data_preprocess, config.seed, step,
-                                labels=labels)
+        def dataset_at(step, shard=None):
+            return make_dataset(data, config.image_size, per_step, config.data_preprocess, config.seed, step,
+                                labels=labels, shard=shard)
 
         trained = self._fit(dataset_at, total, steps_per_epoch, [*callbacks, *run_callbacks], resume)
         self.log(f"samples:     {run.samples}\ntensorboard: tensorboard --logdir {run.logs}\n"
