@@ -29,7 +29,12 @@ def forward_flops(model, image_size=None):
     if image_size is not None:
         model = keras.models.clone_model(model, input_tensors=keras.Input((image_size, image_size, 3)))
     total = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    found = list(model._flatten_layers(include_self=False, recursive=True))
+    # A spectral norm wrapper's layer is listed too, but only the wrapper has the shapes: count it once.
+    wrapped = {id(layer.layer) for layer in found if isinstance(layer, keras.layers.SpectralNormalization)}
+    for layer in found:
+        if id(layer) in wrapped:
+            continue
         inner = layer.layer if isinstance(layer, keras.layers.SpectralNormalization) else layer
         if isinstance(inner, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
             total += _conv_flops(layer, inner)
