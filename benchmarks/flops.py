@@ -57,6 +57,13 @@ def gan_step_flops(generator, discriminator, batch_size, n_critic=1, gradient_pe
     return batch_size * (n_critic * d_update + g_update)
 
 
+def fastgan_step_flops(generator, discriminator, decoders, batch_size):
+    """FLOPs of one FastGANTrainer step for a batch: GANTrainer's step (both D branches are in
+    D's forward) plus the decoders on the real images: forward, and backward for their weights
+    and D's features (x2). The SSIM of the reconstruction loss and the pooling are left out."""
+    return gan_step_flops(generator, discriminator, batch_size) + batch_size * 3 * forward_flops(decoders)
+
+
 def cyclegan_step_flops(generator, discriminator, image_size, batch_size, identity=True):
     """FLOPs of one CycleGANTrainer step for a batch (both generators and discriminators alike).
 
