@@ -13,6 +13,8 @@
 | began   | decoder G, autoencoder D          | BEGANTrainer                                     |
 | fastgan | SLE G, two-branch D + decoders    | FastGANTrainer, hinge + D's reconstructions      |
 
+Any model but began can add adaptive augmentation (`ada=True`, augment/ada.py).
+
 Each model's defaults live in kerasgan/config.py (`GANConfig.resolved()`). `GAN` is the Python
 API and what `train_dcgan.py` runs:
 
@@ -44,6 +46,8 @@ def describe(config):
              "wgan-gp": f", gp weight {config.gp_weight:g} (norm to {config.gp_center:g})"}.get(config.loss, "")
     extra += f", R1 gamma {config.r1:g}" if config.r1 else ""
     extra += spread
+    if config.ada:
+        extra += f", ADA on {config.diffaug} (target {config.ada_target:g}, p +-1 per {config.ada_kimg:g}k images)"
     labels = ""
     if config.conditional:
         ac = f" (weight {config.ac_weight:g})" if config.d_conditioning == "acgan" else ""
@@ -128,6 +132,7 @@ def build_networks(config, label_names=None):
 
 def build_trainer(config, label_names=None):
     """The trainer for `config.model`, around fresh networks."""
+    from kerasgan.augment.ada import AdaptiveAugment
     from kerasgan.nets.fastgan import build_fastgan_decoders
     from kerasgan.trainers.began import BEGANTrainer
     from kerasgan.trainers.conditional import ACGANTrainer, ConditionalGANTrainer
@@ -140,6 +145,8 @@ def build_trainer(config, label_names=None):
               "ema": config.ema or 0.0}
     if config.model == "began":
         return BEGANTrainer(generator, discriminator, config.began_gamma, config.began_lambda_k, **common)
+    if config.ada:
+        common["ada"] = AdaptiveAugment(config.ada_target, config.ada_interval, config.ada_kimg)
     if config.model == "fastgan":
         decoders = build_fastgan_decoders(config.image_size, config.width, config.init, channels=config.channels or 3)
         return FastGANTrainer(generator, discriminator, decoders, loss=config.loss,
