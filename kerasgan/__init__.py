@@ -1,6 +1,6 @@
 """kerasgan: generative adversarial networks in Keras 3 on TensorFlow.
 
-The Python API, in the Keras idiom (see README, "From Python"):
+The Python API, in the Keras idiom (see docs/getting-started.md, "From Python", and docs/api.md):
 
     import kerasgan
     gan = kerasgan.GAN(model="dcgan", image_size=32, steps=300)

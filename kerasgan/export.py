@@ -332,7 +332,7 @@ def export_diffusion_sampler(network, export_root, name, alpha_bar, prediction="
 def write_models_config(export_root):
     """Regenerates export_root/models.config (TF Serving ModelServerConfig text proto).
 
-    Paths are written as /models/<name>, where the README's `docker run` mounts exports/.
+    Paths are written as /models/<name>, where the `docker run` of docs/serving.md mounts exports/.
     The file is replaced atomically, never seen half-written, under a lock so that of
     two exports finishing together the later listing wins.
     """

@@ -13,6 +13,31 @@ import sys
 log = logging.getLogger("kerasgan")
 
 
+def show_on_console():
+    """The "kerasgan" logger's messages as plain lines, information on stdout and warnings and
+    worse on stderr, written through tqdm so they print above a progress bar instead of
+    through it. For the command line (commands/main.py); a program of its own leaves its
+    logging to itself."""
+    from tqdm.auto import tqdm
+
+    class Console(logging.StreamHandler):
+        def emit(self, record):
+            try:
+                tqdm.write(self.format(record), file=self.stream)
+            except Exception:
+                self.handleError(record)
+
+    if log.handlers:
+        return
+    for stream, wanted in ((sys.stdout, lambda record: record.levelno < logging.WARNING),
+                           (sys.stderr, lambda record: record.levelno >= logging.WARNING)):
+        handler = Console(stream)
+        handler.addFilter(wanted)
+        log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
 def progress_bar(total, description, unit="it", initial=0, enabled=True, **options):
     """A tqdm bar on stderr (redrawn at most twice a second on a terminal, every 30 s into a
     file or pipe, so a log stays short); `enabled=False` makes it silent."""

@@ -76,7 +76,7 @@ def xla_wanted(mode):
     """--xla on/off as given; auto compiles with XLA on GPUs only.
 
     On CPU, XLA's convolutions do not use oneDNN: the DCGAN-64 step ran at 58 img/s under XLA
-    against 80 img/s in TensorFlow's graph mode (README, Benchmarks).
+    against 80 img/s in TensorFlow's graph mode (docs/benchmarks.md).
     """
     if mode == "auto":
         return bool(tf.config.list_physical_devices("GPU"))

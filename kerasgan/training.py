@@ -7,8 +7,6 @@ import threading
 
 import tensorflow as tf
 
-from tqdm.contrib.logging import logging_redirect_tqdm
-
 from kerasgan import callbacks as cb
 from kerasgan.errors import NonFiniteLoss, UserError
 from kerasgan.progress import log
@@ -53,7 +51,7 @@ def fit(trainer, dataset_at, run, steps, steps_per_epoch, callbacks, resume=Fals
         log.warning(f"{run.root} already reached step {start} (>= {steps}); nothing to train")
         return 0
     try:
-        with _sigterm_as_interrupt(), logging_redirect_tqdm(loggers=[log]):
+        with _sigterm_as_interrupt():
             try:
                 trainer.fit(
                     dataset_at(start),

@@ -193,8 +193,11 @@ def test_a_few_steps_on_real_apples_and_oranges(tmp_path):
 
 def train_until(run_dir, stop, total=6, resume=False):
     """Tiny trainer on shapes, LR decaying over steps 3..6, trained (or resumed) up to `stop`."""
+    from kerasgan.seeds import seeded
+
     args = tiny_args("--pool-size", "3")
-    trainer = cyclegan_recipe.build_trainer(args)
+    with seeded(args.seed):  # as scale.build_trainer builds it: the same initial weights every time
+        trainer = cyclegan_recipe.build_trainer(args)
     trainer.compile(*cyclegan_recipe.build_optimizers(args, total // 2, total), jit_compile=False)
     pair = load_domains(None, image_size=64, num_images=8, num_test=1)
     run = open_run(run_dir, "resume", {}, resume)

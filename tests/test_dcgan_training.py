@@ -152,7 +152,8 @@ def test_a_run_folder_without_a_checkpoint_is_not_reused(tiny_args, tmp_path, re
     stale = tmp_path / "runs" / "dcgan_shapes_32" / "samples"
     stale.mkdir(parents=True)
     (stale / "step_0000200.png").write_bytes(b"old")
-    (stale.parent / "config.json").write_text("{}")
+    config = train_dcgan.config_from_flags(tiny_args).replace(name="dcgan_shapes_32")
+    (stale.parent / "config.json").write_text(json.dumps(config.to_dict()))
     with pytest.raises(UserError, match="holds a run with no checkpoint to resume .*delete that folder to start it "
                                         "again, or start another run with --name NEW"):
         train_dcgan.main(tiny_args + ["--steps", "1", "--no-export", *resume])

@@ -35,7 +35,7 @@ def extractor():
 def shared_extractor(extractor, monkeypatch, tmp_path):
     """Builds the random InceptionV3 once per module (6 s each time otherwise), and keeps the
     statistics cache inside the test's directory."""
-    def inception_from_flag(weights, batch_size):
+    def inception_from_flag(weights, batch_size, progress=False):
         assert (weights, batch_size) == ("random", 8)  # what FID_FLAGS asks for
         return extractor
 

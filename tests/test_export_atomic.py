@@ -70,8 +70,11 @@ def test_an_export_killed_mid_write_leaves_no_version(generator, tmp_path, monke
 
 
 def test_leftovers_of_a_sigkilled_export_are_ignored_and_cleaned_after_an_hour(generator, tmp_path):
+    """A temporary folder whose writing process still runs (here: this one) is left for an hour;
+    a dead writer's is removed at once (tests/test_user_safety.py)."""
     model_dir = tmp_path / "gen"
-    old, recent = model_dir / ".tmp-123-dead", model_dir / ".tmp-456-live"
+    live = f".tmp-{os.getpid()}-live"
+    old, recent = model_dir / ".tmp-123-dead", model_dir / live
     for leftover in (old, recent):
         (leftover / "variables").mkdir(parents=True)
         (leftover / "saved_model.pb").write_bytes(b"half")
@@ -85,7 +88,7 @@ def test_leftovers_of_a_sigkilled_export_are_ignored_and_cleaned_after_an_hour(g
 
     path = export_generator(generator, tmp_path, "gen")
     assert path.name == "1" and complete(path)
-    assert listing(model_dir) == [".tmp-456-live", "1"]  # a recent one may be an export in progress
+    assert listing(model_dir) == [live, "1"]  # a live writer's may be an export in progress
     assert find_export(model_dir) == path
 
 

@@ -284,8 +284,6 @@ def test_began_k_follows_its_update_rule_and_stays_in_0_1(shapes):
     for k_before, lambda_k in [(0.2, 0.01), (0.9995, 50.0), (0.0005, -50.0)]:
         trainer.k.assign(k_before)
         trainer.lambda_k = lambda_k
-        for tracker in trainer.metrics:
-            tracker.reset_state()
         logs = {k: float(v) for k, v in trainer.train_step(real).items()}
         expected = np.clip(k_before + lambda_k * (0.5 * logs["loss_real"] - logs["loss_fake"]), 0.0, 1.0)
         assert float(trainer.k) == pytest.approx(expected, abs=1e-6)

@@ -12,7 +12,6 @@
 
 import contextlib
 import importlib
-import logging
 import os
 import sys
 import warnings
@@ -62,27 +61,14 @@ def run_command(command, argv=None):
     from kerasgan.commands.tf_logs import filtered_stderr
 
     with contextlib.nullcontext() if verbose else filtered_stderr():
-        show_messages()
+        from kerasgan.progress import show_on_console
+
+        show_on_console()
         try:
             return run_main(command, argv)
         except KeyboardInterrupt:
             print("\ninterrupted", file=sys.stderr)
             raise SystemExit(130) from None
-
-
-def show_messages():
-    """The library's messages (the "kerasgan" logger, kerasgan/progress.py) as plain lines:
-    information on stdout, warnings and worse on stderr."""
-    logger = logging.getLogger("kerasgan")
-    if logger.handlers:
-        return
-    for stream, wanted in ((sys.stdout, lambda record: record.levelno < logging.WARNING),
-                           (sys.stderr, lambda record: record.levelno >= logging.WARNING)):
-        handler = logging.StreamHandler(stream)
-        handler.addFilter(wanted)
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 def run_main(command, argv=None):

@@ -28,7 +28,7 @@ held-out real images and degraded copies of them, none seen in training; see `ca
     clean rate, checkered +-24        0.000
     clean rate, uniform noise         0.000
 
-The README's shapes figures were measured with these weights (re-scored with the shipped
+The shapes figures in docs/results.md were measured with these weights (re-scored with the shipped
 file: the same numbers to three decimals). An earlier version of the judge scored 0.990,
 0.9995, 0.997, 0.023, 0, 0 on the same list, and on 1000 held-out images under each training
 degradation: blur 0.12 (the mildest, sigma 1, pass sometimes), blob 0.01, noise 0.03, checker

@@ -27,11 +27,10 @@ def schedule(config, steps_per_epoch):
 
 
 def build_trainer(config):
-    """A CycleGANTrainer around fresh networks (built under `seeds.seeded`, as `scale.build_trainer`
-    does, the same seed gives the same initial weights)."""
+    """A CycleGANTrainer around fresh networks (`scale.build_trainer` builds it under
+    `seeds.seeded(config.seed)`: the same seed, the same initial weights)."""
     from kerasgan.nets.cyclegan import build_discriminator, build_generator
     from kerasgan.trainers.cycle import CycleGANTrainer
-
 
     def generator(name):
         return build_generator(config.image_size, config.g_filters, config.g_blocks, config.norm, config.init, name)
@@ -165,7 +164,7 @@ class CycleGAN(Recipe):
         return to_uint8(np.asarray(generator(x, training=False)))
 
     def export(self, exports_dir=None, name=None, metadata=None):
-        """Exports G as exports_dir/<name>_x2y and F as <name>_y2x (next versions; the EMA copies
+        """Exports G as `exports_dir/<name>_x2y` and F as `<name>_y2x` (next versions; the EMA copies
         with `ema`); returns both paths."""
         from kerasgan.export import export_translator
 

@@ -1,7 +1,7 @@
 """The diffusion recipe: config -> U-Net, DiffusionTrainer, optimizer, data, run, samples, export.
 
 A denoising diffusion model trained on the same data, run directories, callbacks and export
-layout as the GANs, so the two can be compared on one footing (README, "GAN or diffusion?"):
+layout as the GANs, so the two can be compared on one footing (docs/diffusion.md, "GAN or diffusion?"):
 
     model = Diffusion(image_size=32, steps=2000)
     model.fit("path/to/images")

@@ -193,7 +193,7 @@ class DiffusionTrainer(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker]
+        return []  # as GAN trainers' (trainers/gan.py, TwoOptimizerTrainer.metrics)
 
     @property
     def step(self):

@@ -143,7 +143,9 @@ class TwoOptimizerTrainer(keras.Model):
 
     @property
     def metrics(self):
-        return list(self.trackers.values())
+        # None for Keras: the trackers are cleared every step (`step_logs`), and at an epoch's
+        # end Keras would log their (cleared) results in place of the last step's values.
+        return []
 
     # How many real batches one training step consumes; the recipe multiplies the pipeline's
     # batch size by it. Trainers that draw a fresh real batch per critic update say more.
