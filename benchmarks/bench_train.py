@@ -60,8 +60,8 @@ MODELS = {
     # FastGAN per size at the paper's batch 8 (the grumpy cats' 64 px photos upsampled above 64).
     "fastgan-64": ("dcgan", 8, ["--image-size", "64", *FASTGAN], 4),
     "fastgan-128": ("dcgan", 8, ["--image-size", "128", *FASTGAN], 2),
-    "fastgan-256": ("dcgan", 8, ["--image-size", "256", *FASTGAN], 1),
-    "fastgan-512": ("dcgan", 8, ["--image-size", "512", *FASTGAN], 1),
+    "fastgan-256": ("dcgan", 8, ["--image-size", "256", *FASTGAN], 2),
+    "fastgan-512": ("dcgan", 8, ["--image-size", "512", *FASTGAN], 2),
     "cyclegan-64": ("cyclegan", 1, ["--image-size", "64", "--g-blocks", "6"], 10),
     # The reference implementation's defaults: 9 blocks, identity loss 0.5.
     "cyclegan-256": ("cyclegan", 1, ["--image-size", "256", "--g-blocks", "9", "--use-identity-loss"], 2),
