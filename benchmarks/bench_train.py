@@ -9,6 +9,7 @@ data, run for a warm-up window (tracing, XLA compilation, CycleGAN's pools) and 
 over `--windows` windows; the table shows the median window. GFLOP/s counts the FLOPs the
 step performs (benchmarks/flops.py). The DCGAN rows use the PyTorch DCGAN example's
 architecture (width 64, transposed convs, batch norm, BCE) so they compare with it directly.
+The FastGAN rows are its defaults (the paper's settings at width 16, batch 8), one per size.
 Last come the input pipeline's images/s: far above any step's, so it never starves it.
 """
 
@@ -23,7 +24,7 @@ from kerasgan.commands import train_cyclegan, train_gan  # noqa: I001  (first: i
 import keras
 import tensorflow as tf
 
-from benchmarks.flops import cyclegan_step_flops, gan_step_flops
+from benchmarks.flops import cyclegan_step_flops, fastgan_step_flops, gan_step_flops
 from kerasgan import scale
 from kerasgan.data.domains import load_domains, make_pair_dataset
 from kerasgan.data.pipeline import make_dataset
@@ -41,6 +42,10 @@ PYTORCH_DCGAN = ["--width", "64", "--g-upsample", "transpose", "--loss", "bce", 
 MNIST_DCGAN = ["--image-size", "32", "--loss", "bce", "--d-norm", "none", "--width", "32", "--g-lr", "1e-3",
                "--d-lr", "2e-4", "--ema", "0.999", "--latent", "uniform", "--noise-dim", "62", "--g-full-res-convs", "0",
                "--diffaug", "none"]
+# FastGAN as its defaults are today (the paper's settings at width 16, docs/fastgan.md).
+FASTGAN = ["--model", "fastgan", "--width", "16", "--noise-dim", "256", "--loss", "hinge", "--lr", "2e-4", "--beta1", "0.5",
+           "--beta2", "0.999", "--ema", "0.999", "--diffaug", "color,translation,cutout", "--init", "normal", "--n-critic",
+           "1"]
 # name: (family, batch, CLI arguments, steps per window)
 MODELS = {
     "dcgan-64": ("dcgan", 16, ["--image-size", "64", *PYTORCH_DCGAN], 8),
@@ -52,6 +57,11 @@ MODELS = {
     "dcgan-32": ("dcgan", 64, MNIST_DCGAN, 6),
     "dcgan-32-r1": ("dcgan", 64, [*MNIST_DCGAN, "--r1", "1"], 6),
     "dcgan-32-mbstd": ("dcgan", 64, [*MNIST_DCGAN, "--minibatch-std"], 6),
+    # FastGAN per size at the paper's batch 8 (the grumpy cats' 64 px photos upsampled above 64).
+    "fastgan-64": ("dcgan", 8, ["--image-size", "64", *FASTGAN], 4),
+    "fastgan-128": ("dcgan", 8, ["--image-size", "128", *FASTGAN], 2),
+    "fastgan-256": ("dcgan", 8, ["--image-size", "256", *FASTGAN], 2),
+    "fastgan-512": ("dcgan", 8, ["--image-size", "512", *FASTGAN], 2),
     "cyclegan-64": ("cyclegan", 1, ["--image-size", "64", "--g-blocks", "6"], 10),
     # The reference implementation's defaults: 9 blocks, identity loss 0.5.
     "cyclegan-256": ("cyclegan", 1, ["--image-size", "256", "--g-blocks", "9", "--use-identity-loss"], 2),
@@ -96,8 +106,11 @@ def build(name, xla, precision):
                                          lambda: gan_recipe.build_optimizers(args, 10**6))
         images, _ = make_shapes(max(4 * batch, 64), args.image_size)
         dataset = make_dataset(images, args.image_size, batch, "deluxe")
-        flops = gan_step_flops(trainer.generator, trainer.discriminator, batch, trainer.n_critic,
-                               trainer.loss_kind == "wgan-gp" or bool(trainer.r1))
+        if args.model == "fastgan":
+            flops = fastgan_step_flops(trainer.generator, trainer.discriminator, trainer.decoders, batch)
+        else:
+            flops = gan_step_flops(trainer.generator, trainer.discriminator, batch, trainer.n_critic,
+                                   trainer.loss_kind == "wgan-gp" or bool(trainer.r1))
         return trainer, dataset, flops
     trainer, _ = scale.build_trainer(args, lambda: cyclegan_recipe.build_trainer(args),
                                      lambda: cyclegan_recipe.build_optimizers(args, 10**6, 2 * 10**6))

@@ -29,7 +29,12 @@ def forward_flops(model, image_size=None):
     if image_size is not None:
         model = keras.models.clone_model(model, input_tensors=keras.Input((image_size, image_size, 3)))
     total = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    found = list(model._flatten_layers(include_self=False, recursive=True))
+    # A spectral norm wrapper's layer is listed too, but only the wrapper has the shapes: count it once.
+    wrapped = {id(layer.layer) for layer in found if isinstance(layer, keras.layers.SpectralNormalization)}
+    for layer in found:
+        if id(layer) in wrapped:
+            continue
         inner = layer.layer if isinstance(layer, keras.layers.SpectralNormalization) else layer
         if isinstance(inner, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
             total += _conv_flops(layer, inner)
@@ -50,6 +55,13 @@ def gan_step_flops(generator, discriminator, batch_size, n_critic=1, gradient_pe
     d_update = g + 2 * d + 2 * (2 * d) + (6 * d if gradient_penalty else 0)
     g_update = d + d + 2 * g
     return batch_size * (n_critic * d_update + g_update)
+
+
+def fastgan_step_flops(generator, discriminator, decoders, batch_size):
+    """FLOPs of one FastGANTrainer step for a batch: GANTrainer's step (both D branches are in
+    D's forward) plus the decoders on the real images: forward, and backward for their weights
+    and D's features (x2). The SSIM of the reconstruction loss and the pooling are left out."""
+    return gan_step_flops(generator, discriminator, batch_size) + batch_size * 3 * forward_flops(decoders)
 
 
 def cyclegan_step_flops(generator, discriminator, image_size, batch_size, identity=True):

@@ -44,6 +44,7 @@ MODEL_DESCRIPTIONS = {
     "lsgan": "least squares GAN with a/b/c targets (Mao et al. 2017)",
     "infogan": "InfoGAN, categorical and continuous codes learnt by a Q head (Chen et al. 2016)",
     "began": "BEGAN, autoencoder discriminator with k_t control (Berthelot et al. 2017)",
+    "fastgan": "FastGAN, skip-layer excitation in G, a D that redraws real images (Liu et al. 2021)",
 }
 MODELS = tuple(MODEL_DESCRIPTIONS)
 # The models whose D has the minibatch standard deviation option: nets/dcgan.py's, BEGAN's encoder.
@@ -91,7 +92,16 @@ GAN_MODEL_DEFAULTS = {
     "infogan": {"loss": "bce", "noise_dim": 62, "latent": "uniform"},
     # No normalization in BEGAN's nets: N(0, 0.02) would shrink the signal through its deep stacks.
     "began": {"lr": 1e-4, "latent": "uniform", "noise_dim": 64, "init": "xavier"},
+    # The paper's few-shot settings (Adam 2e-4, betas 0.5 and 0.999, batch 8, hinge, DiffAugment
+    # colour, translation and cutout, G's moving average; noise 256 as its code) at width 16,
+    # a quarter of the paper's 64, for CPUs (docs/fastgan.md has the cost per step of each).
+    "fastgan": {"loss": "hinge", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "batch_size": 8, "ema": 0.999,
+                "diffaug": "color,translation,cutout", "noise_dim": 256, "width": 16},
 }
+# The sizes each generator builds: FastGAN's from 32 to 512, the others' to 256.
+FASTGAN_SIZES = (32, 64, 128, 256, 512)
+# What adaptive augmentation applies when --diffaug does not say.
+ADA_DEFAULT_POLICY = "color,translation,cutout"
 # The DCGAN on the built-in shapes (the README's first run), the best of the settings measured
 # in #13 by the shapes judge's clean-shape rate on 1000 samples: 69.5% and 70.8% at 4000 steps
 # (seeds 0 and 1; 5.0 min on an AVX2 2-core CPU), 78% at 8000. With cutout added: 65.0% and 66.2%.
@@ -251,7 +261,7 @@ class GANConfig(Config):
     # Runs from before #17 conditioned by concatenation on both sides, with mismatched negatives
     # unless no_mismatch (mismatch None: decided by no_mismatch and the method, see `uses_mismatch`).
     ADDED_FIELDS = {"ema": 0.0, "g_conditioning": "concat", "d_conditioning": "concat", "mismatch": None,
-                    "ac_weight": 1.0, "g_full_res_convs": 0}
+                    "ac_weight": 1.0, "g_full_res_convs": 0, "ada": False}
 
     # data
     dataset: str | None = option(None, "shapes (built in, default), shapes-dot (shapes with a small coloured dot, "
@@ -260,9 +270,10 @@ class GANConfig(Config):
     data_dir: str | None = option(None, "a folder of images (streamed from disk) or a zip from `kerasgan prepare`; "
                                         "the data root for grumpifycat; the TFDS data_dir",
                                   flags=("--data-dir", "--data_dir"), group="data")
-    image_size: int | None = option(None, "16, 32, 64, 128 or 256 (default 64; gan, cgan, and dcgan on shapes 32)",
+    image_size: int | None = option(None, "16, 32, 64, 128 or 256, fastgan 32 to 512 (default 64; gan, cgan, and "
+                                          "dcgan on shapes 32)",
                                     flags=("--image-size", "--image_size"), group="data",
-                                    choices=(16, 32, 64, 128, 256))
+                                    choices=(16, 32, 64, 128, 256, 512))
     data_preprocess: str = option("basic", "basic: resize only; deluxe: 1.1x bicubic resize, random crop, "
                                            "random flip", flags=("--data-preprocess", "--data_preprocess"),
                                   group="data", choices=PREPROCESSING)
@@ -281,6 +292,14 @@ class GANConfig(Config):
                                      "color,translation,cutout (bare flag: all three; none: off; default off)",
                           flags=("--diffaug", "--use_diffaug"), group="data", nargs="?",
                           const="color,translation,cutout")
+    # adaptive augmentation
+    ada: bool = option(False, "adaptive augmentation (Karras et al. 2020): the --diffaug policies (default "
+                              f"{ADA_DEFAULT_POLICY}) each applied to an image with a probability p that rises while "
+                              "D grows sure of the real images and falls otherwise; logged as ada_p", group="ADA")
+    ada_target: float = option(0.6, "the value of E[sign(D(real))] that p steers towards", group="ADA")
+    ada_interval: int = option(4, "steps between updates of p", group="ADA", positive=True)
+    ada_kimg: float = option(20.0, "thousands of real images over which p can move by 1 (the paper's 500 is for "
+                                   "runs of millions of images)", group="ADA")
     # run
     name: str | None = option(None, "run name (default: derived from model and data)", changes_run=False)
     runs_dir: str = option("runs", changes_run=False)
@@ -440,10 +459,13 @@ class GANConfig(Config):
             defaults.update(CONDITIONING_DEFAULTS[self.model])
             acgan = (self.d_conditioning or defaults["d_conditioning"]) == "acgan"
             defaults["mismatch"] = "off" if self.no_mismatch or acgan else "on"
+        if self.ada and not defaults["diffaug"]:
+            defaults["diffaug"] = ADA_DEFAULT_POLICY
         return self._fill(defaults).check()
 
     def check(self):
         self.check_common()
+        self.check_sizes_and_ada()
         if not 0.0 <= self.label_smoothing < 1.0:
             raise InvalidValue(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         loss = self.loss or ("bce" if self.model == "began" else None)
@@ -497,6 +519,27 @@ class GANConfig(Config):
         if self.interpolate and self.model in (*CONDITIONAL, "infogan"):
             raise InvalidValue(f"--interpolate walks the noise of unconditional models, not {self.model}")
         return self
+
+    def check_sizes_and_ada(self):
+        if self.model == "fastgan":
+            if self.image_size is not None and self.image_size not in FASTGAN_SIZES:
+                raise InvalidValue(f"fastgan's --image-size is one of {', '.join(map(str, FASTGAN_SIZES))}, got "
+                                   f"{self.image_size}")
+            if self.loss in ("wgan", "wgan-gp") or (self.n_critic or 1) != 1 or self.r1:
+                raise InvalidValue("fastgan trains with the hinge, bce or lsgan loss, one D update per G update and no "
+                                   "--r1: drop --loss wgan/wgan-gp, --n-critic and --r1")
+        elif self.image_size == 512:
+            raise InvalidValue(f"--image-size 512 is for --model fastgan; {self.model}'s networks go up to 256")
+        if self.ada:
+            if self.model == "began":
+                raise InvalidValue("--ada steers augmentation by the sign of D's logits; began's autoencoder D has none")
+            if not self.diffaug_policy:
+                raise InvalidValue(f"--ada adapts how often the --diffaug policies apply: give some (e.g. --diffaug "
+                                   f"{ADA_DEFAULT_POLICY}) or drop --diffaug none")
+            if not -1.0 < self.ada_target < 1.0:
+                raise InvalidValue(f"--ada-target is a value of E[sign(D(real))], in (-1, 1); got {self.ada_target}")
+            if not (math.isfinite(self.ada_kimg) and self.ada_kimg > 0):
+                raise InvalidValue(f"--ada-kimg must be a positive number, got {self.ada_kimg}")
 
     def check_conditioning(self):
         if self.model == "cgan" and self.g_conditioning == "cbn":

@@ -98,8 +98,17 @@ def rand_cutout(x, seed, ratio=0.5):
 _AUGMENTS = {"color": rand_color, "translation": rand_translation, "cutout": rand_cutout}
 
 
-def diff_augment(x, policy, seed):
-    """Applies each named policy in order; an empty policy returns `x` unchanged."""
+def diff_augment(x, policy, seed, probability=None):
+    """Applies each named policy in order; an empty policy returns `x` unchanged.
+
+    With a `probability` p (a scalar tensor: adaptive augmentation's, augment/ada.py), each
+    policy is applied to each image with probability p, independently. Every image is
+    transformed and then kept or not, so the random draws are the same whatever p is.
+    """
     for name in policy:
-        x = _AUGMENTS[name](x, seed)
+        augmented = _AUGMENTS[name](x, seed)
+        if probability is not None:
+            chosen = _per_image_uniform(x, seed) < ops.cast(probability, x.dtype)
+            augmented = ops.where(chosen, augmented, x)
+        x = augmented
     return x

@@ -11,6 +11,9 @@
 | lsgan   | DCGAN                             | GANTrainer, least squares with a/b/c targets     |
 | infogan | DCGAN + Q head                    | InfoGANTrainer                                   |
 | began   | decoder G, autoencoder D          | BEGANTrainer                                     |
+| fastgan | SLE G, two-branch D + decoders    | FastGANTrainer, hinge + D's reconstructions      |
+
+Any model but began can add adaptive augmentation (`ada=True`, augment/ada.py).
 
 Each model's defaults live in kerasgan/config.py (`GANConfig.resolved()`). `GAN` is the Python
 API and what `train_dcgan.py` runs:
@@ -43,6 +46,8 @@ def describe(config):
              "wgan-gp": f", gp weight {config.gp_weight:g} (norm to {config.gp_center:g})"}.get(config.loss, "")
     extra += f", R1 gamma {config.r1:g}" if config.r1 else ""
     extra += spread
+    if config.ada:
+        extra += f", ADA on {config.diffaug} (target {config.ada_target:g}, p +-1 per {config.ada_kimg:g}k images)"
     labels = ""
     if config.conditional:
         ac = f" (weight {config.ac_weight:g})" if config.d_conditioning == "acgan" else ""
@@ -83,7 +88,7 @@ def code_names(codes, label_names):
 # -- networks ------------------------------------------------------------------------------
 def build_networks(config, label_names=None):
     """(generator, discriminator) for `config.model`; `label_names` for labelled models."""
-    from kerasgan.nets import began, conditional, dcgan, infogan, mlp
+    from kerasgan.nets import began, conditional, dcgan, fastgan, infogan, mlp
 
     size, width, init = config.image_size, config.width, config.init
     g_act, d_act = config.activation, config.activation or "leaky_relu"
@@ -112,6 +117,9 @@ def build_networks(config, label_names=None):
                                                 config.g_upsample, config.norm, g_act or "relu", init, **c),
                 infogan.build_infogan_discriminator(codes, config.info_continuous, size, width, config.d_norm,
                                                     config.spectral_norm, init, d_act, **c))
+    if config.model == "fastgan":
+        return (fastgan.build_fastgan_generator(size, config.noise_dim, width, init, **c),
+                fastgan.build_fastgan_discriminator(size, width, init, **c))
     if config.model == "began":
         return (began.build_began_generator(size, config.noise_dim, width, g_act or "elu", init, **c),
                 began.build_began_discriminator(size, config.began_hidden, width, config.activation or "elu", init,
@@ -124,8 +132,11 @@ def build_networks(config, label_names=None):
 
 def build_trainer(config, label_names=None):
     """The trainer for `config.model`, around fresh networks."""
+    from kerasgan.augment.ada import AdaptiveAugment
+    from kerasgan.nets.fastgan import build_fastgan_decoders
     from kerasgan.trainers.began import BEGANTrainer
     from kerasgan.trainers.conditional import ACGANTrainer, ConditionalGANTrainer
+    from kerasgan.trainers.fastgan import FastGANTrainer
     from kerasgan.trainers.gan import GANTrainer
     from kerasgan.trainers.infogan import InfoGANTrainer
 
@@ -134,6 +145,12 @@ def build_trainer(config, label_names=None):
               "ema": config.ema or 0.0}
     if config.model == "began":
         return BEGANTrainer(generator, discriminator, config.began_gamma, config.began_lambda_k, **common)
+    if config.ada:
+        common["ada"] = AdaptiveAugment(config.ada_target, config.ada_interval, config.ada_kimg)
+    if config.model == "fastgan":
+        decoders = build_fastgan_decoders(config.image_size, config.width, config.init, channels=config.channels or 3)
+        return FastGANTrainer(generator, discriminator, decoders, loss=config.loss,
+                              label_smoothing=config.label_smoothing, noisy_labels=config.noisy_labels, **common)
     adversarial = {"loss": config.loss, "n_critic": config.n_critic, "gp_weight": config.gp_weight,
                    "gp_center": config.gp_center, "clip_value": config.clip_value,
                    "label_smoothing": config.label_smoothing,

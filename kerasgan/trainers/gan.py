@@ -2,7 +2,8 @@
 
 Covers least squares, non-saturating BCE, hinge, WGAN with weight clipping and WGAN-GP,
 with n_critic discriminator updates per generator update, LSGAN's a/b/c targets, one-sided
-label smoothing, noisy labels, the R1 penalty on real images and DiffAugment. Subclasses
+label smoothing, noisy labels, the R1 penalty on real images and DiffAugment, always or with
+an adaptive probability (ADA, augment/ada.py). Subclasses
 (conditional, InfoGAN) reuse the pieces of the update: `draw_codes`, `generate`, `critic`,
 `discriminate_groups`, `penalty`, `d_update`, `generator_loss`. `train_step` is XLA-compiled
 unless `compile(jit_compile=False)`; the CLIs turn XLA off on CPUs, where graph mode is faster
@@ -161,7 +162,7 @@ class GANTrainer(TwoOptimizerTrainer):
 
     def __init__(self, generator, discriminator, loss="lsgan", n_critic=1, gp_weight=10.0, gp_center=1.0,
                  clip_value=0.01, diffaug=(), label_smoothing=0.0, noisy_labels=False,
-                 latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, ema=0.0, r1=0.0, **kwargs):
+                 latent="normal", seed=None, lsgan_targets=LSGAN_TARGETS, ema=0.0, r1=0.0, ada=None, **kwargs):
         super().__init__(**kwargs)
         if loss not in losses.ADVERSARIAL_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {losses.ADVERSARIAL_LOSSES}")
@@ -190,11 +191,14 @@ class GANTrainer(TwoOptimizerTrainer):
         # An exponential moving average of G's weights (0: none), updated after each G step.
         self.ema = check_decay(ema)
         self.ema_generator = averaged_copy(generator) if ema else None
+        # Adaptive augmentation (an augment.ada.AdaptiveAugment, or None): the DiffAugment
+        # policies then apply with its probability p, which D's real logits steer.
+        self.ada = ada
         # Real and fake go through D in one concatenated call unless D's batch norm or
         # minibatch deviation would then mix their statistics (which changes what D learns).
         self.joint_d_pass = not mixes_examples(discriminator)
         names = (["d_loss", "g_loss", "d_real", "d_fake"] + (["gp"] if loss == "wgan-gp" else [])
-                 + (["r1"] if r1 else []))
+                 + (["r1"] if r1 else []) + (["ada_p", "ada_r"] if ada is not None else []))
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         # The sub-models are built already; without this Keras refuses to save weights.
         self.built = True
@@ -232,7 +236,8 @@ class GANTrainer(TwoOptimizerTrainer):
 
     # -- the update rule ---------------------------------------------------------------
     def augment(self, images):
-        return diff_augment(images, self.diffaug, self.seed_generator)
+        probability = self.ada.p if self.ada is not None else None
+        return diff_augment(images, self.diffaug, self.seed_generator, probability)
 
     def generate(self, noise, labels=None):
         """G's images for a noise batch (conditional trainers also pass `labels`)."""
@@ -302,12 +307,17 @@ class GANTrainer(TwoOptimizerTrainer):
         apply_loss(self.g_optimizer, tape, loss, self.generator.trainable_variables)
         if self.ema_generator is not None:
             update_average(self.ema_generator, self.generator, self.ema, self.g_optimizer.iterations)
+        if self.ada is not None:  # once per step, as G updates once per step
+            self.ada.adjust(self.g_optimizer.iterations)
+            self.trackers["ada_p"].update_state(self.ada.p)
 
     def track_d(self, loss, real_logits, fake_logits):
         """Logs the global batch's values on every replica (one device's numbers)."""
         self.trackers["d_loss"].update_state(replica_sum(loss))
         self.trackers["d_real"].update_state(replica_mean(ops.mean(real_logits)))
         self.trackers["d_fake"].update_state(replica_mean(ops.mean(fake_logits)))
+        if self.ada is not None:
+            self.trackers["ada_r"].update_state(self.ada.observe(real_logits))
 
     def draw_codes(self, batch, labels=None):
         """What G is given besides noise: the batch's labels here (None when unconditional);
