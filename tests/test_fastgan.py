@@ -4,7 +4,6 @@ hand computation, its config, and a short training on the built-in shapes that m
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
 from kerasgan.config import GANConfig
 from kerasgan.errors import InvalidValue

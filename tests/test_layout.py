@@ -3,7 +3,7 @@
 Layers (README, Layout), each importing only its own layer or those below it:
   3 commands    kerasgan.commands.*, kerasgan.__main__ and the `python -m kerasgan.X` aliases
   2 library     config, recipes, runs, training, callbacks, metrics, export, scale
-  1 building    trainers, nets, losses, data, augment, images, latent, replicas, errors
+  1 building    trainers, nets, losses, data, augment, images, latent, replicas, errors, seeds, progress
   0 kerasgan    the package itself (imports nothing of its own)
 """
 
@@ -21,7 +21,7 @@ from conftest import ROOT
 PACKAGE = ROOT / "kerasgan"
 SCRIPTS = {p.stem for p in ROOT.glob("*.py")} | {"benchmarks", "tests", "conftest"}
 COMMAND_ALIASES = {"kerasgan.evaluate", "kerasgan.client", "kerasgan.__main__"}
-BUILDING = ("trainers", "nets", "losses", "data", "augment", "images", "latent", "errors", "replicas", "seeds")
+BUILDING = ("trainers", "nets", "losses", "data", "augment", "images", "latent", "errors", "replicas", "seeds", "progress")
 
 
 def module_name(path):

@@ -116,7 +116,7 @@ def _build(source, path, index_path, batch=256):
     handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".u8.tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            for images, indices in source.batches(batch):
+            for images, indices in source.batches(batch, description=f"disk cache of {source.name}"):
                 file.write(np.ascontiguousarray(images).tobytes())
                 used.extend(int(i) for i in indices)
         os.replace(temporary, path)

@@ -45,7 +45,7 @@ def write_pack(source, out, format="png", log=print):
     """Writes `source` (any source; its unreadable files replaced as training would) to the zip
     `out`, atomically (a temporary file renamed into place); never overwrites a file."""
     batches = ((images, {k: np.asarray(v)[used] for k, v in source.labels.items()})
-               for images, used in source.batches(1024))
+               for images, used in source.batches(1024, description=f"packing {source.name}"))
     return write_batches(batches, out, source.image_size, source.name, source.label_names, len(source), format, log)
 
 

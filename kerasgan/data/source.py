@@ -29,6 +29,7 @@ import numpy as np
 
 from kerasgan.data.folder import load_image
 from kerasgan.errors import UserError
+from kerasgan.progress import progress_bar
 
 # Files tried in turn (index, index + 1, ...) before a read gives up with an error.
 MAX_SUBSTITUTES = 64
@@ -148,15 +149,20 @@ class Source:
             return np.zeros((0, self.image_size, self.image_size, self.channels or 3), np.uint8), np.zeros(0, np.int64)
         return np.stack([image for image, _ in results]), np.asarray([used for _, used in results], np.int64)
 
-    def batches(self, batch_size, indices=None):
-        """(images, used) in batches of `batch_size`, in order, over `indices` (default: all)."""
+    def batches(self, batch_size, indices=None, description=None):
+        """(images, used) in batches of `batch_size`, in order, over `indices` (default: all);
+        with a progress bar named `description` when there is more than one batch."""
         indices = list(range(len(self)) if indices is None else indices)
+        bar = progress_bar(len(indices), description, "img", enabled=bool(description) and len(indices) > batch_size)
         for start in range(0, len(indices), batch_size):
             yield self.read_many(indices[start:start + batch_size])
+            bar.update(len(indices[start:start + batch_size]))
+        bar.close()
 
     def load_all(self):
         """Every image decoded, as an ImageSet (labels follow replaced files). For small sets."""
-        images, used = self.read_many(range(len(self)))
+        parts = list(self.batches(1024, description=f"decoding {self.name}")) or [self.read_many([])]
+        images, used = (np.concatenate([part[i] for part in parts]) for i in (0, 1))
         return ImageSet(self.name, images, {k: np.asarray(v)[used] for k, v in self.labels.items()},
                         dict(self.label_names))
 

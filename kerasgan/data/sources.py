@@ -127,10 +127,7 @@ def with_channels(images, channels=None):
         return images, channels
     if channels == 3:
         return np.repeat(images, 3, axis=-1), channels
-    if is_greyscale(images):
-        return np.ascontiguousarray(images[..., :1]), channels
-    luma = images.astype(np.float32) @ np.asarray([0.299, 0.587, 0.114], np.float32)
-    return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None], channels
+    return luma(images), channels
 
 
 def source_with_channels(source, channels=None):

@@ -84,7 +84,7 @@ def source_features(source, extractor, transform=None, batch_size=500):
     """Features [N, D] (float32) of a source's images, read `batch_size` at a time; with
     `transform`, of transform(images) (e.g. a translator's output)."""
     parts = []
-    for images, _ in source.batches(batch_size):
+    for images, _ in source.batches(batch_size, description="real images' features"):
         parts.append(np.asarray(extractor(images if transform is None else transform(images)), np.float32))
     return np.concatenate(parts)
 
