@@ -307,3 +307,22 @@ def test_fused_batch_norm_without_scale_and_offset_matches_keras():
     theirs = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, center=False, scale=False)
     np.testing.assert_allclose(np.asarray(ours(x, training=True)), np.asarray(theirs(x, training=True)), atol=1e-4)
     np.testing.assert_allclose(np.asarray(ours.moving_variance), np.asarray(theirs.moving_variance), rtol=1e-5)
+
+
+def test_mode_seeking_pairs_the_fakes_and_penalizes_their_likeness():
+    """Fake 2k + 1 gets fake 2k's labels; the term is weight x mean over pairs of
+    1 / (mean |difference| + 1e-5), here by hand for two pairs."""
+    from kerasgan.trainers.conditional import ConditionalGANTrainer
+
+    g = conditional.build_conditional_dcgan_generator({"shape": 3, "color": 4}, 16, 8, width=4)
+    d = conditional.build_conditional_dcgan_discriminator({"shape": 3, "color": 4}, 16, width=4)
+    trainer = ConditionalGANTrainer(g, d, {"shape": 3, "color": 4}, mode_seeking=2.0, seed=0)
+    codes = trainer.draw_codes(5, {"shape": np.array([0, 1, 2, 0, 1]), "color": np.array([3, 2, 1, 0, 3])})
+    assert np.asarray(codes["shape"]).tolist() == [0, 0, 2, 2, 1] and np.asarray(codes["color"]).tolist() == [3, 3, 1, 1, 3]
+    fake = np.zeros((4, 2, 2, 1), np.float32)
+    fake[1] += 0.5   # pair 1: distance 0.5
+    fake[2] += 0.1   # pair 2: distance 0.1 (the pair is images 2 and 3)
+    expected = 2.0 * np.mean([1 / (0.5 + 1e-5), 1 / (0.1 + 1e-5)])
+    assert float(trainer.mode_seeking_loss(keras.ops.convert_to_tensor(fake))) == pytest.approx(expected, rel=1e-5)
+    off = ConditionalGANTrainer(g, d, {"shape": 3, "color": 4}, seed=0)
+    assert off.mode_seeking_loss(fake) == 0.0 and off.draw_codes(5, codes) is codes

@@ -159,8 +159,10 @@ def build_trainer(config, label_names=None):
     if config.model in CONDITIONAL:
         num_classes = {a: len(n) for a, n in label_names.items()}
         if config.d_conditioning == "acgan":
-            return ACGANTrainer(generator, discriminator, num_classes, config.ac_weight, **adversarial)
-        return ConditionalGANTrainer(generator, discriminator, num_classes, config.uses_mismatch, **adversarial)
+            return ACGANTrainer(generator, discriminator, num_classes, config.ac_weight,
+                                mode_seeking=config.mode_seeking or 0.0, **adversarial)
+        return ConditionalGANTrainer(generator, discriminator, num_classes, config.uses_mismatch,
+                                     mode_seeking=config.mode_seeking or 0.0, **adversarial)
     if config.model == "infogan":
         return InfoGANTrainer(generator, discriminator, info_codes(config, label_names or {}), config.info_continuous,
                               config.info_weight, config.info_continuous_weight, config.info_continuous_loss,
