@@ -143,7 +143,7 @@ def test_real_statistics_stream_a_folder_batch_by_batch(tmp_path):
             return super().__call__(images)
 
     source = folder_source(folder, 16)
-    source.batches = lambda size, indices=None: sources.Source.batches(source, 3, indices)  # small batches
+    source.batches = lambda size, indices=None, description=None: sources.Source.batches(source, 3, indices)  # small
     streamed = real_statistics(source, Batches(), cache_dir=tmp_path / "stats")
     assert Batches.sizes == [3, 3, 1] and not streamed["cached"]
     whole = real_statistics(load_folder(folder, 16), ColourFeatures(), cache_dir=tmp_path / "stats")

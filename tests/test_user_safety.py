@@ -217,7 +217,7 @@ def test_generate_wants_an_image_file_name(tmp_path, name):
 def test_the_python_api_raises_the_standard_exception_kinds(tmp_path):
     from kerasgan import GAN
 
-    with pytest.raises(ValueError, match="--image-size must be one of 16, 32, 64, 128, 256, got 100"):
+    with pytest.raises(ValueError, match="--image-size must be one of 16, 32, 64, 128, 256, 512, got 100"):
         GAN(image_size=100, runs_dir=str(tmp_path))  # in the constructor, not at fit
     with pytest.raises(FileNotFoundError, match="folder not found: /no/such/folder"):
         GAN(runs_dir=str(tmp_path), no_export=True).fit("/no/such/folder")
