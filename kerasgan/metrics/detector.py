@@ -66,9 +66,13 @@ class Detector:
             raise MissingPath(f"cascade file not found: {path}")
         self.cv2 = import_cv2()
         self.cascade = self.cv2.CascadeClassifier()
-        # load() returns False (it does not raise) for a file that is not a cascade; OpenCV
-        # may still print its own parse error to stderr.
-        if not self.cascade.load(str(path)) or self.cascade.empty():
+        # load() returns False for a readable file without a cascade in it, and raises
+        # cv2.error for one its XML/YAML parser rejects.
+        try:
+            loaded = self.cascade.load(str(path)) and not self.cascade.empty()
+        except self.cv2.error:
+            loaded = False
+        if not loaded:
             raise InvalidValue(f"{path} is not a cascade OpenCV can read (a Haar or LBP .xml, e.g. from "
                                "cv2.data.haarcascades)")
         self.path, self.size = path, size
