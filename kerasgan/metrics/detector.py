@@ -9,9 +9,9 @@ data/haarcascades and data/lbpcascades.
 Every image is made grey and resized so its shorter side is `size` px before the cascade
 sweeps it. A cascade's window is about 24x24 px and its object rarely fills the frame, so a
 32 or 64 px sample is too small to be found reliably as it is: on the 64 px Grumpy Cat
-faces the cat-face cascade finds 56% of the cats at 32 px unscaled, 97% at 128 px. Larger
-working sizes let the cascade's many small windows fire on texture (9% of noise images at
-256 px, none at 128), so 128 is the default. docs/evaluation.md has the measurements.
+faces the cat-face cascade finds 55% of the cats at 32 px unscaled, 97% at 128 px. Larger
+working sizes let the cascade's many small windows fire on texture (9% of 64 px noise images
+at 256 px, none at 128), so 128 is the default. docs/evaluation.md has the measurements.
 
 cv2 is imported only here, when a `Detector` is made, so `import kerasgan` stays light.
 """
