@@ -233,21 +233,23 @@ def real_image_set(args, config, image_size):
                           config.get("seed", 0), config.get("num_images"))
 
 
-def generator_from_args(args):
-    """(generate_fn, training config, path) of --model (an export) or --run (a checkpoint)."""
+def generator_and_real_images(args):
+    """(generate_fn, path, real images, image size, sample count) of --model (an export) or --run
+    (a checkpoint), the real images read at the generator's size."""
     if args.model:
         path = resolve_export(args.model)
-        return (*exported_generator(path), path)
-    path = Path(args.run)
-    return (*run_generator(path, args.checkpoint), path)
+        generate, config = exported_generator(path)
+    else:
+        path = Path(args.run)
+        generate, config = run_generator(path, args.checkpoint)
+    image_size = generate(1, args.seed).shape[1]
+    data = real_image_set(args, config, image_size)
+    return generate, path, data, image_size, args.num_samples or default_num_samples(len(data))
 
 
 def evaluate_generator(args, extractor):
     """FID and KID of an exported generator (--model) or a run's checkpoint (--run)."""
-    generate, config, path = generator_from_args(args)
-    image_size = generate(1, args.seed).shape[1]
-    data = real_image_set(args, config, image_size)
-    num_samples = args.num_samples or default_num_samples(len(data))
+    generate, path, data, image_size, num_samples = generator_and_real_images(args)
     print(f"scoring {num_samples} images from {path} against {len(data)} real images "
           f"({data.name}, {image_size}x{image_size}); {extractor.extractor_id}", file=sys.stderr)
     real = real_statistics(data, extractor, tag=data.name)
@@ -351,19 +353,14 @@ def evaluate_detection(args, detector, kind):
     from kerasgan.metrics.detector import detection_rate, generated_detection_rate
 
     if kind == "--folders":
-        folder_a, folder_b = (check_folder(path, "--folders") for path in args.folders)
-        size = args.image_size or first_image_side(folder_a)
-        images_a, images_b = folder_source(folder_a, size), folder_source(folder_b, size)
+        folder_a, folder_b, images_a, images_b, size = folder_pair(args)
         print(f"detecting in {len(images_a)} images of {folder_a} and {len(images_b)} of {folder_b} "
               f"({size}x{size}); {detector.describe()}", file=sys.stderr)
         rate_a = detection_rate(images_a, detector, progress=True, description=f"detecting in {folder_a.name}")
         rate_b = detection_rate(images_b, detector, progress=True, description=f"detecting in {folder_b.name}")
         return {"detected_a": rate_a["rate"], "detected_b": rate_b["rate"], "images_a": len(images_a),
                 "images_b": len(images_b), "image_size": size, "detector": detector.describe()}
-    generate, config, path = generator_from_args(args)
-    image_size = generate(1, args.seed).shape[1]
-    data = real_image_set(args, config, image_size)
-    num_samples = args.num_samples or default_num_samples(len(data))
+    generate, path, data, image_size, num_samples = generator_and_real_images(args)
     print(f"detecting in {num_samples} images from {path} and {len(data)} real images ({data.name}, "
           f"{image_size}x{image_size}); {detector.describe()}", file=sys.stderr)
     if args.save_samples:
@@ -378,11 +375,17 @@ def evaluate_detection(args, detector, kind):
 # -- folders and translators --------------------------------------------------------------
 
 
-def evaluate_folders(args, extractor):
-    """FID and KID of the images in folder A against those in folder B."""
+def folder_pair(args):
+    """(folder A, folder B, their images, image size) of --folders, read at --image-size (default:
+    the side of A's first image)."""
     folder_a, folder_b = (check_folder(path, "--folders") for path in args.folders)
     size = args.image_size or first_image_side(folder_a)
-    images_a, images_b = folder_source(folder_a, size), folder_source(folder_b, size)
+    return folder_a, folder_b, folder_source(folder_a, size), folder_source(folder_b, size), size
+
+
+def evaluate_folders(args, extractor):
+    """FID and KID of the images in folder A against those in folder B."""
+    folder_a, folder_b, images_a, images_b, size = folder_pair(args)
     print(f"scoring {len(images_a)} images of {folder_a} against {len(images_b)} of {folder_b} "
           f"({size}x{size}); {extractor.extractor_id}", file=sys.stderr)
     reference = real_statistics(images_b, extractor, tag=folder_b.name)
