@@ -145,17 +145,15 @@ def detection_rate(images, detector, batch_size=256, progress=False, description
     if isinstance(images, Source):
         found = sum(int(detector(batch).sum()) for batch, _ in
                     images.batches(batch_size, description=description if progress else None))
-        total = len(images)
-    else:
-        bar = progress_bar(len(images), description, "img", enabled=progress)
-        found = 0
-        for start in range(0, len(images), batch_size):
-            batch = images[start:start + batch_size]
-            found += int(detector(batch).sum())
-            bar.update(len(batch))
-        bar.close()
-        total = len(images)
-    return rate_of(found, total)
+        return rate_of(found, len(images))
+    bar = progress_bar(len(images), description, "img", enabled=progress)
+    found = 0
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        found += int(detector(batch).sum())
+        bar.update(len(batch))
+    bar.close()
+    return rate_of(found, len(images))
 
 
 def generated_detection_rate(generate_fn, detector, num_samples, batch_size=64, seed=0, progress=False):
