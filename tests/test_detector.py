@@ -76,8 +76,8 @@ def test_bad_cascades_and_settings_are_one_line_errors(tmp_path):
         Detector(tmp_path / "absent.xml")
     # A file OpenCV's parser rejects (it raises), and a cascade without stages (load() returns False).
     for name, text in (("notes.xml", "not xml at all\n"),
-                       ("storage.xml", '<?xml version="1.0"?>\n<opencv_storage><cascade><stageType>BOOST</stageType>'
-                                       '</cascade></opencv_storage>\n')):
+                       ("storage.xml", ('<?xml version="1.0"?>\n<opencv_storage><cascade><stageType>BOOST</stageType>'
+                                        '</cascade></opencv_storage>\n'))):
         (tmp_path / name).write_text(text)
         with pytest.raises(InvalidValue, match="not a cascade OpenCV can read"):
             Detector(tmp_path / name)
