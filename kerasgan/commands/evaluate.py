@@ -33,6 +33,7 @@ from kerasgan.data.sources import folder_source, load_image_set
 from kerasgan.errors import MissingPath, UserError
 from kerasgan.export import GENERATOR_KINDS, find_export, load_saved_model, read_metadata
 from kerasgan.images import save_png
+from kerasgan.progress import information_to_stderr
 from kerasgan.metrics import fid_and_kid, real_statistics, to_uint8
 from kerasgan.metrics.callback import (
     default_num_samples,
@@ -451,6 +452,7 @@ def format_table(results):
 
 def main(argv=None, prog="kerasgan evaluate"):
     args = build_parser(prog).parse_args(argv)
+    information_to_stderr()  # stdout holds the results alone (what was compared goes to stderr)
     kind = check_sources(args)
     check_paths(args)
     if args.detector:
