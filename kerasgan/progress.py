@@ -38,6 +38,14 @@ def show_on_console():
     log.propagate = False
 
 
+def information_to_stderr():
+    """For a command whose stdout is its result (`kerasgan evaluate`, whose --json a program
+    parses): the library's information lines go to stderr with the warnings."""
+    for handler in log.handlers:
+        if getattr(handler, "stream", None) is sys.stdout:
+            handler.setStream(sys.stderr)
+
+
 def progress_bar(total, description, unit="it", initial=0, enabled=True, **options):
     """A tqdm bar on stderr (redrawn at most twice a second on a terminal, every 30 s into a
     file or pipe, so a log stays short); `enabled=False` makes it silent."""

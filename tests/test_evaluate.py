@@ -1,5 +1,6 @@
 """`python -m kerasgan.evaluate`: folders, exported and checkpointed generators, CycleGAN pairs."""
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -56,9 +57,27 @@ def shapes_folders(tmp_path):
     return image_folder(tmp_path / "a", images), image_folder(tmp_path / "b", 255 - images)
 
 
+@contextlib.contextmanager
+def console_as_commands_have_it():
+    """The kerasgan logger's console handlers, as the command line installs them (and after,
+    the logger as it was)."""
+    from kerasgan.progress import log, show_on_console
+
+    saved = log.handlers[:], log.propagate, log.level
+    log.handlers.clear()
+    try:
+        show_on_console()
+        yield
+    finally:
+        log.handlers[:], log.propagate = saved[0], saved[1]
+        log.setLevel(saved[2])
+
+
 def run_json(argv, capsys):
+    """What evaluate --json prints, parsed (so nothing else on stdout), checked against what it returns."""
     capsys.readouterr()
-    returned = evaluate.main(argv + FID_FLAGS + ["--json"])
+    with console_as_commands_have_it():
+        returned = evaluate.main(argv + FID_FLAGS + ["--json"])
     printed = json.loads(capsys.readouterr().out)
     assert printed == pytest.approx(returned)
     return printed

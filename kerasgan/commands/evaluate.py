@@ -7,13 +7,17 @@
     kerasgan evaluate --x2y exports/cat_x2y --y2x exports/cat_y2x \\
         --x-dir data/grumpifyA --y-dir data/grumpifyB                    # CycleGAN, per domain
     kerasgan evaluate --run runs/cdcgan_shapes-dot_32 --label-accuracy   # conditional models
+    kerasgan evaluate --model exports/cats --detector haarcascade_frontalcatface.xml
 
 Generators are scored against --data-dir/--dataset (same meaning as in train_dcgan.py), or,
 without them, against the training data their run recorded. --label-accuracy scores a
 conditional generator (run or export) by how often a classifier trained on the labelled real
 images reads each attribute of its images as the label they were drawn for, beside the
-classifier's accuracy on held-back real images (kerasgan/metrics/label_accuracy.py). Prints a (metric, value) table,
-or JSON with --json; what was compared goes to stderr.
+classifier's accuracy on held-back real images (kerasgan/metrics/label_accuracy.py). --detector
+gives the share of generated (or folder A's) images in which an OpenCV cascade finds its object,
+beside the share of real (folder B's) images (kerasgan/metrics/detector.py); like
+--label-accuracy it needs no Inception weights. Prints a (metric, value) table, or JSON with
+--json; what was compared goes to stderr.
 """
 
 import json
@@ -29,8 +33,8 @@ from kerasgan.data.sources import folder_source, load_image_set
 from kerasgan.errors import MissingPath, UserError
 from kerasgan.export import GENERATOR_KINDS, find_export, load_saved_model, read_metadata
 from kerasgan.images import save_png
+from kerasgan.progress import information_to_stderr
 from kerasgan.metrics import fid_and_kid, real_statistics, to_uint8
-from kerasgan.metrics.stats_cache import source_features
 from kerasgan.metrics.callback import (
     default_num_samples,
     draw_inputs,
@@ -38,6 +42,8 @@ from kerasgan.metrics.callback import (
     generator_sampler,
     inception_from_flag,
 )
+from kerasgan.metrics.detector import DEFAULT_MIN_NEIGHBORS, DEFAULT_SCALE_FACTOR, DEFAULT_SIZE
+from kerasgan.metrics.stats_cache import source_features
 from kerasgan.recipes import load_run
 
 
@@ -92,6 +98,22 @@ def build_parser(prog="kerasgan evaluate"):
                               "held-back real ones)")
     options.add_argument("--json", action="store_true", help="print the results as JSON")
     add_fid_weights_args(options)
+
+    detection = parser.add_argument_group("detection rate (--detector)")
+    detection.add_argument("--detector", metavar="CASCADE.xml",
+                           help="instead of FID: the share of generated (--model/--run) or folder A's images in "
+                                "which this OpenCV Haar/LBP cascade finds at least one object, beside the same "
+                                "share of the real (folder B's) images. The pip package opencv-python-headless "
+                                "ships common cascades in cv2.data.haarcascades, e.g. "
+                                "haarcascade_frontalcatface.xml")
+    detection.add_argument("--detector-size", type=cli.non_negative_int, default=DEFAULT_SIZE,
+                           help="shorter side (px) each image is resized to before detecting, so a small sample "
+                                "is not below the cascade's 24 px window; 0 keeps each image's own size")
+    detection.add_argument("--scale-factor", type=float, default=DEFAULT_SCALE_FACTOR,
+                           help="growth of the cascade's search window from one scale to the next (above 1; "
+                                "smaller is slower and finds more)")
+    detection.add_argument("--min-neighbors", type=cli.non_negative_int, default=DEFAULT_MIN_NEIGHBORS,
+                           help="overlapping raw hits a detection needs (higher: fewer false detections)")
     return parser
 
 
@@ -212,8 +234,9 @@ def real_image_set(args, config, image_size):
                           config.get("seed", 0), config.get("num_images"))
 
 
-def evaluate_generator(args, extractor):
-    """FID and KID of an exported generator (--model) or a run's checkpoint (--run)."""
+def generator_and_real_images(args):
+    """(generate_fn, path, real images, image size, sample count) of --model (an export) or --run
+    (a checkpoint), the real images read at the generator's size."""
     if args.model:
         path = resolve_export(args.model)
         generate, config = exported_generator(path)
@@ -222,7 +245,12 @@ def evaluate_generator(args, extractor):
         generate, config = run_generator(path, args.checkpoint)
     image_size = generate(1, args.seed).shape[1]
     data = real_image_set(args, config, image_size)
-    num_samples = args.num_samples or default_num_samples(len(data))
+    return generate, path, data, image_size, args.num_samples or default_num_samples(len(data))
+
+
+def evaluate_generator(args, extractor):
+    """FID and KID of an exported generator (--model) or a run's checkpoint (--run)."""
+    generate, path, data, image_size, num_samples = generator_and_real_images(args)
     print(f"scoring {num_samples} images from {path} against {len(data)} real images "
           f"({data.name}, {image_size}x{image_size}); {extractor.extractor_id}", file=sys.stderr)
     real = real_statistics(data, extractor, tag=data.name)
@@ -310,14 +338,55 @@ def evaluate_label_accuracy(args):
             "image_size": image_size}
 
 
+# -- detection rate -----------------------------------------------------------------------
+
+
+def detector_from_args(args):
+    """The cascade of --detector with its settings (fails on a bad file before anything slow)."""
+    from kerasgan.metrics.detector import Detector
+
+    return Detector(args.detector, size=args.detector_size or None, scale_factor=args.scale_factor,
+                    min_neighbors=args.min_neighbors)
+
+
+def evaluate_detection(args, detector, kind):
+    """Detection rates of generated against real images (--model/--run) or of folder A against B."""
+    from kerasgan.metrics.detector import detection_rate, generated_detection_rate
+
+    if kind == "--folders":
+        folder_a, folder_b, images_a, images_b, size = folder_pair(args)
+        print(f"detecting in {len(images_a)} images of {folder_a} and {len(images_b)} of {folder_b} "
+              f"({size}x{size}); {detector.describe()}", file=sys.stderr)
+        rate_a = detection_rate(images_a, detector, progress=True, description=f"detecting in {folder_a.name}")
+        rate_b = detection_rate(images_b, detector, progress=True, description=f"detecting in {folder_b.name}")
+        return {"detected_a": rate_a["rate"], "detected_b": rate_b["rate"], "images_a": len(images_a),
+                "images_b": len(images_b), "image_size": size, "detector": detector.describe()}
+    generate, path, data, image_size, num_samples = generator_and_real_images(args)
+    print(f"detecting in {num_samples} images from {path} and {len(data)} real images ({data.name}, "
+          f"{image_size}x{image_size}); {detector.describe()}", file=sys.stderr)
+    if args.save_samples:
+        generate = saving_samples(generate, args.save_samples)
+    generated = generated_detection_rate(generate, detector, num_samples, seed=args.seed, progress=True)
+    real = detection_rate(data, detector, progress=True, description="detecting in real images")
+    return {"detected_generated": generated["rate"], "detected_real": real["rate"],
+            "generated_images": num_samples, "real_images": len(data), "image_size": image_size,
+            "detector": detector.describe()}
+
+
 # -- folders and translators --------------------------------------------------------------
+
+
+def folder_pair(args):
+    """(folder A, folder B, their images, image size) of --folders, read at --image-size (default:
+    the side of A's first image)."""
+    folder_a, folder_b = (check_folder(path, "--folders") for path in args.folders)
+    size = args.image_size or first_image_side(folder_a)
+    return folder_a, folder_b, folder_source(folder_a, size), folder_source(folder_b, size), size
 
 
 def evaluate_folders(args, extractor):
     """FID and KID of the images in folder A against those in folder B."""
-    folder_a, folder_b = (check_folder(path, "--folders") for path in args.folders)
-    size = args.image_size or first_image_side(folder_a)
-    images_a, images_b = folder_source(folder_a, size), folder_source(folder_b, size)
+    folder_a, folder_b, images_a, images_b, size = folder_pair(args)
     print(f"scoring {len(images_a)} images of {folder_a} against {len(images_b)} of {folder_b} "
           f"({size}x{size}); {extractor.extractor_id}", file=sys.stderr)
     reference = real_statistics(images_b, extractor, tag=folder_b.name)
@@ -383,8 +452,15 @@ def format_table(results):
 
 def main(argv=None, prog="kerasgan evaluate"):
     args = build_parser(prog).parse_args(argv)
+    information_to_stderr()  # stdout holds the results alone (what was compared goes to stderr)
     kind = check_sources(args)
     check_paths(args)
+    if args.detector:
+        if args.label_accuracy or kind == "--x2y/--y2x":
+            raise UserError("--detector scores --model, --run or --folders, and not together with --label-accuracy")
+        results = evaluate_detection(args, detector_from_args(args), kind)
+        print(json.dumps(results, indent=2) if args.json else format_table(results))
+        return results
     if args.label_accuracy:
         if kind not in ("--model", "--run"):
             raise UserError("--label-accuracy scores a conditional generator: give --model or --run")
