@@ -83,7 +83,9 @@ GAN_MODEL_DEFAULTS = {
     "dcgan": {},
     "gan": {"loss": "bce", "image_size": 32},
     "cgan": {"loss": "bce", "image_size": 32},
-    "cdcgan": {"loss": "bce"},
+    # Mode seeking on: without it cdcgan drew one image per label set on shapes-dot (docs/results.md,
+    # "Variety within a label").
+    "cdcgan": {"loss": "bce", "mode_seeking": 2.0},
     "wgan": {"loss": "wgan"},
     "wgan-gp": {"loss": "wgan-gp"},
     "lsgan": {"loss": "lsgan"},
@@ -421,7 +423,7 @@ class GANConfig(Config):
                                   group="labels", choices=("on", "off"))
     mode_seeking: float | None = option(None, "MSGAN's mode-seeking weight (Mao et al. 2019): fakes drawn in pairs "
                                               "for the same labels, G rewarded for making them differ, so it cannot "
-                                              "ignore its noise (conditional models; 0: off; default 0)",
+                                              "ignore its noise (conditional models; 0: off; default: cdcgan 1, cgan 0)",
                                         group="labels", metavar="WEIGHT")
     ac_weight: float = option(1.0, "weight of the AC-GAN classification loss (--d-conditioning acgan)",
                               group="labels")

@@ -116,13 +116,18 @@ def test_within_label_spread_against_a_hand_computation():
     """Two label combinations; pairs only ever join images of one combination."""
     x = np.zeros((5, 2, 2, 1), np.float32)
     x[1] = 255.0   # combination A: images 0, 1 (distance 1) and 2 (0 to image 0, 1 to image 1)
-    x[4] = 51.0    # combination B: images 3 and 4 (distance 0.2); the lone C image is never paired
+    x[4] = 51.0    # combination B: images 3 and 4 (distance 0.2)
     labels = {"kind": np.array([0, 0, 0, 1, 1]), "size": np.array([0, 0, 0, 0, 0])}
     spread = la.within_label_spread(x, labels, lambda images: images.reshape(len(images), -1) * 2, pairs=4000)
     # Combinations are drawn alike: A's three pairs average 2/3, B's one pair 0.2.
     assert spread["pixel"] == pytest.approx((2 / 3 + 0.2) / 2, abs=0.02)
     assert spread["features"] == pytest.approx(255 * 2 * (2 / 3 + 0.2) / 2, rel=0.03)
     assert la.within_label_spread(x[:2], {"kind": np.array([0, 1])}, lambda i: i.reshape(2, -1)) is None
+    # Mode seeking's target reads the same pairs from a source, in a generator's [-1, 1] units.
+    from kerasgan.data.source import ImageSet
+
+    source = ImageSet("hand", x.astype(np.uint8), labels, {"kind": ["a", "b"], "size": ["s"]})
+    assert la.real_pair_distance(source, labels, pairs=4000) == pytest.approx(2 * (2 / 3 + 0.2) / 2, abs=0.04)
 
 
 def test_spread_tells_a_generator_that_ignores_its_noise_from_one_that_varies(shapes_dot_judge):

@@ -211,14 +211,10 @@ def labelled_sampler(generator, label_names, latent="normal"):
     return sample
 
 
-def within_label_spread(x, labels, features, pairs=2048, seed=0):
-    """{"pixel": ..., "features": ...}: the mean distance between two images with the same
-    labels, over `pairs` pairs drawn from label combinations chosen uniformly (each
-    combination counts alike, however many images it has), two distinct images each.
-
-    `x` are classifier inputs (float [N, S, S, C] in [0, 255]), `labels` {attr: int [N]},
-    `features(x)` -> [N, D]. Combinations with one image are left out; none with two: None.
-    """
+def same_label_pairs(labels, pairs=2048, seed=0):
+    """(first, second): index arrays of `pairs` pairs of distinct images with the same labels,
+    from label combinations chosen uniformly (each counts alike, however many images it has);
+    `labels` {attr: int [N]}. Combinations with one image are left out; none with two: None."""
     keys = np.stack([np.asarray(labels[a]) for a in sorted(labels)], axis=1)
     groups = {}
     for index, key in enumerate(map(tuple, keys)):
@@ -228,12 +224,40 @@ def within_label_spread(x, labels, features, pairs=2048, seed=0):
         return None
     rng = np.random.default_rng(seed)
     chosen = [rng.choice(groups[g], 2, replace=False) for g in rng.integers(0, len(groups), pairs)]
-    first, second = np.asarray(chosen).T
+    return tuple(np.asarray(chosen).T)
+
+
+def within_label_spread(x, labels, features, pairs=2048, seed=0):
+    """{"pixel": ..., "features": ...}: the mean distance between two images with the same
+    labels, over `pairs` pairs (`same_label_pairs`); None when no combination has two images.
+
+    `x` are classifier inputs (float [N, S, S, C] in [0, 255]), `labels` {attr: int [N]},
+    `features(x)` -> [N, D].
+    """
+    chosen = same_label_pairs(labels, pairs, seed)
+    if chosen is None:
+        return None
+    first, second = chosen
     used = np.unique(np.concatenate([first, second]))  # each image's features computed once
     f = features(x[used])
     pixel = np.abs(x[first] - x[second]).mean(axis=(1, 2, 3)) / 255.0
     feature = np.abs(f[np.searchsorted(used, first)] - f[np.searchsorted(used, second)]).mean(axis=1)
     return {"pixel": float(pixel.mean()), "features": float(feature.mean())}
+
+
+def real_pair_distance(data, labels, pairs=512, seed=0):
+    """The mean |a - b| over pixels, in the [-1, 1] units a generator draws in, of `pairs` pairs
+    of real images with the same labels (a source's images are read, not all decoded): how far
+    apart two images of one label set are in the data, the target of mode seeking. None when no
+    label combination has two images."""
+    chosen = same_label_pairs(labels, pairs, seed)
+    if chosen is None:
+        return None
+    first, second = chosen
+    used = np.unique(np.concatenate([first, second]))
+    images, _ = data.read_many(used)
+    images = images.astype(np.float32) / 127.5
+    return float(np.abs(images[np.searchsorted(used, first)] - images[np.searchsorted(used, second)]).mean())
 
 
 def judge_samples(sample, judge, num_samples=1024, batch_size=128, seed=0):
