@@ -77,12 +77,15 @@ def is_valid_name(name):
 # -- the GAN family's defaults (train_dcgan.py --model NAME) ---------------------------------
 GAN_BASE_DEFAULTS = {"loss": "lsgan", "optimizer": "adam", "lr": 2e-4, "beta1": 0.5, "beta2": 0.999,
                      "n_critic": 1, "latent": "normal", "noise_dim": 100, "image_size": 64, "init": "normal",
-                     "ema": 0.0, "batch_size": 16, "diffaug": "", "width": 32, "g_full_res_convs": 0}
+                     "ema": 0.0, "batch_size": 16, "diffaug": "", "width": 32, "g_full_res_convs": 0,
+                     "mode_seeking": 0.0}
 GAN_MODEL_DEFAULTS = {
     "dcgan": {},
     "gan": {"loss": "bce", "image_size": 32},
     "cgan": {"loss": "bce", "image_size": 32},
-    "cdcgan": {"loss": "bce"},
+    # Mode seeking on: without it cdcgan drew one image per label set on shapes-dot (docs/results.md,
+    # "Variety within a label").
+    "cdcgan": {"loss": "bce", "mode_seeking": 2.0},
     "wgan": {"loss": "wgan"},
     "wgan-gp": {"loss": "wgan-gp"},
     "lsgan": {"loss": "lsgan"},
@@ -261,7 +264,7 @@ class GANConfig(Config):
     # Runs from before #17 conditioned by concatenation on both sides, with mismatched negatives
     # unless no_mismatch (mismatch None: decided by no_mismatch and the method, see `uses_mismatch`).
     ADDED_FIELDS = {"ema": 0.0, "g_conditioning": "concat", "d_conditioning": "concat", "mismatch": None,
-                    "ac_weight": 1.0, "g_full_res_convs": 0, "ada": False}
+                    "ac_weight": 1.0, "g_full_res_convs": 0, "ada": False, "mode_seeking": 0.0}
 
     # data
     dataset: str | None = option(None, "shapes (built in, default), shapes-dot (shapes with a small coloured dot, "
@@ -418,6 +421,10 @@ class GANConfig(Config):
     mismatch: str | None = option(None, "show D real images with one wrong label as fakes (default: on for "
                                         "concat and projection; acgan's D does not read labels)",
                                   group="labels", choices=("on", "off"))
+    mode_seeking: float | None = option(None, "MSGAN's mode-seeking weight (Mao et al. 2019): fakes drawn in pairs "
+                                              "for the same labels, G rewarded for making them differ, so it cannot "
+                                              "ignore its noise (conditional models; 0: off; default: cdcgan 1, cgan 0)",
+                                        group="labels", metavar="WEIGHT")
     ac_weight: float = option(1.0, "weight of the AC-GAN classification loss (--d-conditioning acgan)",
                               group="labels")
     label_accuracy_every: int = option(0, "steps between label-accuracy evaluations of a conditional model, "
@@ -518,6 +525,11 @@ class GANConfig(Config):
                             f"--gp-weight)")
         if self.interpolate and self.model in (*CONDITIONAL, "infogan"):
             raise InvalidValue(f"--interpolate walks the noise of unconditional models, not {self.model}")
+        if self.mode_seeking is not None and not (math.isfinite(self.mode_seeking) and self.mode_seeking >= 0):
+            raise InvalidValue(f"--mode-seeking must be 0 (off) or more, got {self.mode_seeking}")
+        if self.mode_seeking and self.model not in CONDITIONAL:
+            raise InvalidValue(f"--mode-seeking pairs fakes drawn for the same labels: a conditional model's option "
+                               f"(cgan, cdcgan), not {self.model}'s")
         return self
 
     def check_sizes_and_ada(self):

@@ -110,3 +110,47 @@ def test_callback_logs_label_accuracy_and_evaluate_reads_the_run(tmp_path, tiny_
     results = evaluate.main(["--run", str(run.root), "--label-accuracy", "--num-samples", "16", "--json"])
     assert set(results) >= {"label_accuracy_dot", "real_accuracy_dot", "chance_dot", "label_accuracy_shape"}
     assert results["chance_dot"] == 0.25 and results["generated_images"] == 16
+
+
+def test_within_label_spread_against_a_hand_computation():
+    """Two label combinations; pairs only ever join images of one combination."""
+    x = np.zeros((5, 2, 2, 1), np.float32)
+    x[1] = 255.0   # combination A: images 0, 1 (distance 1) and 2 (0 to image 0, 1 to image 1)
+    x[4] = 51.0    # combination B: images 3 and 4 (distance 0.2)
+    labels = {"kind": np.array([0, 0, 0, 1, 1]), "size": np.array([0, 0, 0, 0, 0])}
+    spread = la.within_label_spread(x, labels, lambda images: images.reshape(len(images), -1) * 2, pairs=4000)
+    # Combinations are drawn alike: A's three pairs average 2/3, B's one pair 0.2.
+    assert spread["pixel"] == pytest.approx((2 / 3 + 0.2) / 2, abs=0.02)
+    assert spread["features"] == pytest.approx(255 * 2 * (2 / 3 + 0.2) / 2, rel=0.03)
+    assert la.within_label_spread(x[:2], {"kind": np.array([0, 1])}, lambda i: i.reshape(2, -1)) is None
+    # Mode seeking's target reads the same pairs from a source, in a generator's [-1, 1] units.
+    from kerasgan.data.source import ImageSet
+
+    source = ImageSet("hand", x.astype(np.uint8), labels, {"kind": ["a", "b"], "size": ["s"]})
+    assert la.real_pair_distance(source, labels, pairs=4000) == pytest.approx(2 * (2 / 3 + 0.2) / 2, abs=0.04)
+
+
+def test_spread_tells_a_generator_that_ignores_its_noise_from_one_that_varies(shapes_dot_judge):
+    """Real images drawn for their labels spread like the real set (ratio near 1); one image per
+    label combination, whatever the noise, spreads 0, however right its labels are."""
+    judge, _ = shapes_dot_judge
+    fresh = load_image_set("shapes-dot", None, 32, 11, 512)
+    keys = [tuple(int(fresh.labels[a][i]) for a in sorted(fresh.labels)) for i in range(len(fresh.images))]
+    first = {key: i for i, key in reversed(list(enumerate(keys)))}
+
+    def varied(count, seed):
+        rows = np.random.default_rng(seed).integers(0, len(fresh.images), count)
+        return fresh.images[rows], {a: v[rows] for a, v in fresh.labels.items()}
+
+    def collapsed(count, seed):
+        images, labels = varied(count, seed)
+        rows = [first[tuple(int(labels[a][i]) for a in sorted(labels))] for i in range(count)]
+        return fresh.images[rows], labels
+
+    accuracy, spread = la.judge_samples(varied, judge, 512)
+    table = la.report(accuracy, judge, spread)
+    assert 0.8 < table["spread_pixel_ratio"] < 1.25 and 0.8 < table["spread_features_ratio"] < 1.25, table
+    accuracy, spread = la.judge_samples(collapsed, judge, 512)
+    table = la.report(accuracy, judge, spread)
+    assert table["spread_pixel_ratio"] == 0.0 and table["spread_features_ratio"] == 0.0
+    assert table["label_accuracy_ratio_shape"] > 0.9  # right labels, no variety

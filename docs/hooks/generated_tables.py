@@ -171,8 +171,9 @@ def gallery_table(folder):
             "|---|---|---|---|---|---|---|"]
     for name, r in records.items():
         picture = f"[{name}](img/{r['picture']})"
-        load = ", ".join(f"{v:g}" for v in r["load_average"])
-        rows.append(f"| {picture} | `{r['command']}` | {r['steps']} | {r['wall_minutes']:g} min | "
-                    f"{r['cpu_minutes']:g} min | {load} | {r['date']} |")
+        load = ", ".join(f"{v:g}" for v in r["load_average"]) if r["load_average"] else "not recorded"
+        cpu = f"{r['cpu_minutes']:g} min" if r["cpu_minutes"] is not None else "not recorded"
+        rows.append(f"| {picture} | `{r['command']}` | {r['steps']} | {r['wall_minutes']:g} min | {cpu} | {load} | "
+                    f"{r['date']} |")
     return "\n".join(rows)
 

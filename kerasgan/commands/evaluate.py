@@ -313,7 +313,7 @@ def labelled_image_set(args, config, image_size):
 
 def evaluate_label_accuracy(args):
     """Per-attribute label accuracy of a conditional generator (--model or --run)."""
-    from kerasgan.metrics.label_accuracy import MAX_JUDGE_IMAGES, fit_label_judge, label_accuracy, report
+    from kerasgan.metrics.label_accuracy import MAX_JUDGE_IMAGES, fit_label_judge, judge_samples, report
 
     if args.model:
         path = resolve_export(args.model)
@@ -333,8 +333,8 @@ def evaluate_label_accuracy(args):
           "held-back fifth", file=sys.stderr)
     judge = fit_label_judge(data, {a: data.labels[a] for a in label_names}, label_names, seed=args.seed,
                             progress=True)
-    generated = label_accuracy(sample, judge, num_samples, seed=args.seed)
-    return {**report(generated, judge), "generated_images": num_samples, "real_images": len(data),
+    generated, spread = judge_samples(sample, judge, num_samples, seed=args.seed)
+    return {**report(generated, judge, spread), "generated_images": num_samples, "real_images": len(data),
             "image_size": image_size}
 
 

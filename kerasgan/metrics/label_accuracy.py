@@ -11,6 +11,14 @@ generator cannot be judged better than the judge reads real images) and chance (
 An attribute a generator ignores scores near chance even when the others score near the
 judge's real accuracy.
 
+Beside it, the *within-label spread*: the mean distance between two images of the same label
+combination, for the generated images (grouped by the labels they were drawn for) against
+the real images (grouped by theirs). A generator that ignores its noise draws one image per
+combination and scores 0 however right its labels are. Two distances: plain pixels (mean
+absolute difference in [0, 1]) and the judge's last feature map (S/8 x S/8 x 64, before its
+pooling), which differs where the images show different things rather than where a few
+pixels moved; their ratios to the real images' spread are the numbers to read.
+
     judge = fit_label_judge(images, labels, label_names)          # uint8 [N, S, S, C], {attr: int [N]}
     scores = label_accuracy(labelled_sampler(generator, label_names), judge, num_samples=1024)
 
@@ -79,6 +87,7 @@ class LabelJudge:
         self.progress = progress
         self.model = None
         self.real_accuracy = None
+        self.real_spread = None
 
     @property
     def chance(self):
@@ -117,7 +126,18 @@ class LabelJudge:
                   callbacks=[fit_progress(self.steps, "label judge", enabled=self.progress)])
         self.model = model
         self.real_accuracy = self.accuracy(np.asarray(images)[held], {a: v[held] for a, v in y.items()})
+        self.real_spread = within_label_spread(x, y, self.features, seed=self.seed)
         return self
+
+    def features(self, x):
+        """The judge's last feature map, flattened: float [N, D] of classifier inputs `x`
+        (to_classifier_input's float [N, S, S, C] in [0, 255])."""
+        import keras
+
+        if "_feature_model" not in self.__dict__:
+            last_conv = [layer for layer in self.model.layers if isinstance(layer, keras.layers.Conv2D)][-1]
+            self._feature_model = keras.Model(self.model.input, last_conv.output)
+        return np.asarray(self._feature_model.predict(x, batch_size=256, verbose=0)).reshape(len(x), -1)
 
     def predict(self, images):
         """{attr: class ids [N]} of uint8 or [-1, 1] float images."""
@@ -191,22 +211,84 @@ def labelled_sampler(generator, label_names, latent="normal"):
     return sample
 
 
-def label_accuracy(sample, judge, num_samples=1024, batch_size=128, seed=0):
-    """{attr: judge accuracy of generated images against their labels}, over `num_samples`
-    images from `sample(count, seed)` (see `labelled_sampler`)."""
+def same_label_pairs(labels, pairs=2048, seed=0):
+    """(first, second): index arrays of `pairs` pairs of distinct images with the same labels,
+    from label combinations chosen uniformly (each counts alike, however many images it has);
+    `labels` {attr: int [N]}. Combinations with one image are left out; none with two: None."""
+    keys = np.stack([np.asarray(labels[a]) for a in sorted(labels)], axis=1)
+    groups = {}
+    for index, key in enumerate(map(tuple, keys)):
+        groups.setdefault(key, []).append(index)
+    groups = [members for members in groups.values() if len(members) > 1]
+    if not groups:
+        return None
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(groups[g], 2, replace=False) for g in rng.integers(0, len(groups), pairs)]
+    return tuple(np.asarray(chosen).T)
+
+
+def within_label_spread(x, labels, features, pairs=2048, seed=0):
+    """{"pixel": ..., "features": ...}: the mean distance between two images with the same
+    labels, over `pairs` pairs (`same_label_pairs`); None when no combination has two images.
+
+    `x` are classifier inputs (float [N, S, S, C] in [0, 255]), `labels` {attr: int [N]},
+    `features(x)` -> [N, D].
+    """
+    chosen = same_label_pairs(labels, pairs, seed)
+    if chosen is None:
+        return None
+    first, second = chosen
+    used = np.unique(np.concatenate([first, second]))  # each image's features computed once
+    f = features(x[used])
+    pixel = np.abs(x[first] - x[second]).mean(axis=(1, 2, 3)) / 255.0
+    feature = np.abs(f[np.searchsorted(used, first)] - f[np.searchsorted(used, second)]).mean(axis=1)
+    return {"pixel": float(pixel.mean()), "features": float(feature.mean())}
+
+
+def real_pair_distance(data, labels, pairs=512, seed=0):
+    """The mean |a - b| over pixels, in the [-1, 1] units a generator draws in, of `pairs` pairs
+    of real images with the same labels (a source's images are read, not all decoded): how far
+    apart two images of one label set are in the data, the target of mode seeking. None when no
+    label combination has two images."""
+    chosen = same_label_pairs(labels, pairs, seed)
+    if chosen is None:
+        return None
+    first, second = chosen
+    used = np.unique(np.concatenate([first, second]))
+    images, _ = data.read_many(used)
+    images = images.astype(np.float32) / 127.5
+    return float(np.abs(images[np.searchsorted(used, first)] - images[np.searchsorted(used, second)]).mean())
+
+
+def judge_samples(sample, judge, num_samples=1024, batch_size=128, seed=0):
+    """({attr: judge accuracy of generated images against their labels}, their within-label
+    spread) over `num_samples` images from `sample(count, seed)` (see `labelled_sampler`)."""
     hits = {a: 0 for a in judge.label_names}
+    inputs, drawn = [], {a: [] for a in judge.label_names}
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
         images, labels = sample(count, seed + index)
         predicted = judge.predict(images)
+        inputs.append(to_classifier_input(images, judge.size))
         for a in hits:
             hits[a] += int(np.sum(predicted[a] == np.asarray(labels[a])))
-    return {a: hits[a] / num_samples for a in hits}
+            drawn[a].append(np.asarray(labels[a]))
+    x = np.concatenate(inputs)
+    if x.shape[-1] != judge.channels:
+        x = np.repeat(x, judge.channels, axis=-1)
+    spread = within_label_spread(x, {a: np.concatenate(v) for a, v in drawn.items()}, judge.features, seed=seed)
+    return {a: hits[a] / num_samples for a in hits}, spread
 
 
-def report(generated, judge):
+def label_accuracy(sample, judge, num_samples=1024, batch_size=128, seed=0):
+    """{attr: judge accuracy of generated images against their labels} (see `judge_samples`)."""
+    return judge_samples(sample, judge, num_samples, batch_size, seed)[0]
+
+
+def report(generated, judge, spread=None):
     """Flat {name: value} for tables and TensorBoard: per attribute the generated images'
-    accuracy, the judge's on held-back real images, their ratio, and chance."""
+    accuracy, the judge's on held-back real images, their ratio, and chance; with `spread`
+    (the generated images' within-label spread), it beside the real images' and their ratio."""
     out = {}
     for a, value in generated.items():
         real = judge.real_accuracy[a]
@@ -214,6 +296,12 @@ def report(generated, judge):
         out[f"real_accuracy_{a}"] = real
         out[f"label_accuracy_ratio_{a}"] = value / real if real else 0.0
         out[f"chance_{a}"] = judge.chance[a]
+    for kind in ("pixel", "features"):
+        if spread and judge.real_spread:
+            real = judge.real_spread[kind]
+            out[f"spread_{kind}"] = spread[kind]
+            out[f"spread_{kind}_real"] = real
+            out[f"spread_{kind}_ratio"] = spread[kind] / real if real else 0.0
     return out
 
 
@@ -250,17 +338,22 @@ class LabelAccuracyCallback(StepCallback):
 
     def on_step(self, step, logs):
         sample = labelled_sampler(self.model.sampling_generator, self.label_names, self.latent)
-        generated = label_accuracy(sample, self.judge, self.num_samples, seed=self.seed)
-        scores = report(generated, self.judge)
+        generated, spread = judge_samples(sample, self.judge, self.num_samples, seed=self.seed)
+        scores = report(generated, self.judge, spread)
         if self.writer is not None:
             with self.writer.as_default(step=step):
                 for a, value in generated.items():
                     tf.summary.scalar(f"label_accuracy/{a}", value)
                     tf.summary.scalar(f"label_accuracy_ratio/{a}", scores[f"label_accuracy_ratio_{a}"])
+                for kind in ("pixel", "features"):
+                    if f"spread_{kind}_ratio" in scores:
+                        tf.summary.scalar(f"within_label_spread_ratio/{kind}", scores[f"spread_{kind}_ratio"])
             self.writer.flush()
         if self.verbose:
             shown = ", ".join(f"{a} {v:.3f}" for a, v in generated.items())
-            log.info(f"step {step}: label accuracy {shown}")
+            ratio = f"; within-label spread {scores['spread_features_ratio']:.2f} of the real images'" \
+                if "spread_features_ratio" in scores else ""
+            log.info(f"step {step}: label accuracy {shown}{ratio}")
         self.last_step, self.last_scores = step, scores
 
     def on_end(self, step):

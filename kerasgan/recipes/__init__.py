@@ -43,7 +43,8 @@ def load_run(run_dir, checkpoint="latest", quiet=False):
         recipe.build(facts.get("steps_total", 1), facts.get("lr_decay"))
     else:
         recipe = GAN(config)
-        recipe.build(facts.get("label_names"), facts.get("steps_total", 1), facts.get("lr_decay"))
+        recipe.build(facts.get("label_names"), facts.get("steps_total", 1), facts.get("lr_decay"),
+                     facts.get("mode_seeking_target"))
     recipe.run = run
     step = restore_checkpoint(recipe.trainer, run, checkpoint)
     if not quiet:

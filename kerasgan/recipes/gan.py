@@ -130,8 +130,9 @@ def build_networks(config, label_names=None):
                                       minibatch_std=config.minibatch_std, **c))
 
 
-def build_trainer(config, label_names=None):
-    """The trainer for `config.model`, around fresh networks."""
+def build_trainer(config, label_names=None, mode_seeking_target=None):
+    """The trainer for `config.model`, around fresh networks; `mode_seeking_target`: the real
+    images' distance within a label set (`real_pair_distance`), where mode seeking stops pushing."""
     from kerasgan.augment.ada import AdaptiveAugment
     from kerasgan.nets.fastgan import build_fastgan_decoders
     from kerasgan.trainers.began import BEGANTrainer
@@ -158,9 +159,11 @@ def build_trainer(config, label_names=None):
                    **common}
     if config.model in CONDITIONAL:
         num_classes = {a: len(n) for a, n in label_names.items()}
+        seeking = {"mode_seeking": config.mode_seeking or 0.0, "mode_seeking_target": mode_seeking_target}
         if config.d_conditioning == "acgan":
-            return ACGANTrainer(generator, discriminator, num_classes, config.ac_weight, **adversarial)
-        return ConditionalGANTrainer(generator, discriminator, num_classes, config.uses_mismatch, **adversarial)
+            return ACGANTrainer(generator, discriminator, num_classes, config.ac_weight, **seeking, **adversarial)
+        return ConditionalGANTrainer(generator, discriminator, num_classes, config.uses_mismatch, **seeking,
+                                     **adversarial)
     if config.model == "infogan":
         return InfoGANTrainer(generator, discriminator, info_codes(config, label_names or {}), config.info_continuous,
                               config.info_weight, config.info_continuous_weight, config.info_continuous_loss,
@@ -259,10 +262,10 @@ class GAN(Recipe):
         (the trained net itself is `self.trainer.generator`)."""
         return None if self.trainer is None else self.trainer.sampling_generator
 
-    def build(self, label_names=None, steps=1, lr_decay=None):
+    def build(self, label_names=None, steps=1, lr_decay=None, mode_seeking_target=None):
         """Builds and compiles the trainer (networks, optimizers) without training."""
         self.label_names = label_names
-        return self._build(lambda: build_trainer(self.config, label_names),
+        return self._build(lambda: build_trainer(self.config, label_names, mode_seeking_target),
                            lambda: build_optimizers(self.config, steps, lr_decay))
 
     def fit(self, data=None, *, steps=None, name=None, runs_dir=None, resume=False, callbacks=()):
@@ -312,14 +315,22 @@ class GAN(Recipe):
                             f"lower it or train longer")
         name = config.name or config.default_name(dataset_name(config))
         lr_decay = self._lr_decay(name, config.lr_schedule, total, config.lr_decay_start, resume)
+        seeking_target = None
+        if labels and config.mode_seeking:
+            from kerasgan.metrics.label_accuracy import real_pair_distance
+
+            seeking_target = real_pair_distance(data, labels, seed=config.seed)
         facts = {"steps_total": total, "images": len(data), "dataset_name": data.name,
-                 "label_names": label_names, "lr_decay": lr_decay}
+                 "label_names": label_names, "lr_decay": lr_decay, "mode_seeking_target": seeking_target}
         run = self._open_run(name, facts, resume)
         with self._setting_up_run():
             self.log(f"run {run.root}: {len(data)} images, {total} steps of batch {config.batch_size}")
             self.log(f"data: {where}")
             self.log(describe(config))
-            trainer = self.build(label_names, total, lr_decay)
+            if seeking_target is not None:
+                self.log(f"mode seeking {config.mode_seeking:g}: pairs pushed apart up to {seeking_target:.3f}, the real "
+                         "images' mean pixel distance within a label set")
+            trainer = self.build(label_names, total, lr_decay, seeking_target)
             writer = tf.summary.create_file_writer(str(run.logs))
             run_callbacks = [
                 cb.TensorBoardScalars(writer, config.log_every),
