@@ -421,9 +421,10 @@ class GANConfig(Config):
     mismatch: str | None = option(None, "show D real images with one wrong label as fakes (default: on for "
                                         "concat and projection; acgan's D does not read labels)",
                                   group="labels", choices=("on", "off"))
-    mode_seeking: float | None = option(None, "MSGAN's mode-seeking weight (Mao et al. 2019): fakes drawn in pairs "
-                                              "for the same labels, G rewarded for making them differ, so it cannot "
-                                              "ignore its noise (conditional models; 0: off; default: cdcgan 1, cgan 0)",
+    mode_seeking: float | None = option(None, "mode-seeking weight (MSGAN, Mao et al. 2019): fakes drawn in pairs "
+                                              "for the same labels, G paying while a pair is closer than two real "
+                                              "images of one label set are, so it cannot ignore its noise "
+                                              "(conditional models; 0: off; default: cdcgan 2, others 0)",
                                         group="labels", metavar="WEIGHT")
     ac_weight: float = option(1.0, "weight of the AC-GAN classification loss (--d-conditioning acgan)",
                               group="labels")
@@ -586,7 +587,7 @@ class GANConfig(Config):
 
 # The defaults `models_help` lists for each model, where they differ from the DCGAN's.
 SHOWN_DEFAULTS = ("loss", "optimizer", "lr", "g_lr", "beta1", "beta2", "n_critic", "image_size", "noise_dim", "latent",
-                  "init", "d_norm", "batch_size", "width", "ema", "g_full_res_convs", "d_conditioning")
+                  "init", "d_norm", "batch_size", "width", "ema", "g_full_res_convs", "d_conditioning", "mode_seeking")
 
 
 def models_help():
