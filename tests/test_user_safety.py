@@ -239,9 +239,12 @@ def test_ctrl_c_while_a_command_starts_is_one_line(tmp_path):
     import signal
     import time
 
+    # A shell's background job (`pytest ... &`) ignores SIGINT and its children inherit that, so
+    # the command would never see the signal: give it a terminal's default, as a user's has.
     process = subprocess.Popen([sys.executable, str(ROOT / "train_dcgan.py"), "--steps", "1"], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=__import__("conftest").script_env())
+                               env=__import__("conftest").script_env(),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.0)  # importing TensorFlow takes several seconds
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
