@@ -453,27 +453,25 @@ def format_table(results):
 def main(argv=None, prog="kerasgan evaluate"):
     args = build_parser(prog).parse_args(argv)
     information_to_stderr()  # stdout holds the results alone (what was compared goes to stderr)
-    kind = check_sources(args)
+    results = results_for(args, check_sources(args))
+    print(json.dumps(results, indent=2) if args.json else format_table(results))
+    return results
+
+
+def results_for(args, kind):
+    """The results of the measure the flags ask for (`kind`: which of the sources was given)."""
     check_paths(args)
     if args.detector:
         if args.label_accuracy or kind == "--x2y/--y2x":
             raise UserError("--detector scores --model, --run or --folders, and not together with --label-accuracy")
-        results = evaluate_detection(args, detector_from_args(args), kind)
-        print(json.dumps(results, indent=2) if args.json else format_table(results))
-        return results
+        return evaluate_detection(args, detector_from_args(args), kind)
     if args.label_accuracy:
         if kind not in ("--model", "--run"):
             raise UserError("--label-accuracy scores a conditional generator: give --model or --run")
-        results = evaluate_label_accuracy(args)
-        print(json.dumps(results, indent=2) if args.json else format_table(results))
-        return results
+        return evaluate_label_accuracy(args)
     extractor = inception_from_flag(args.fid_weights, args.fid_batch_size, progress=True)
     if kind == "--folders":
-        results = evaluate_folders(args, extractor)
-    elif kind == "--x2y/--y2x":
-        results = evaluate_translators(args, extractor)
-    else:
-        results = evaluate_generator(args, extractor)
-    print(json.dumps(results, indent=2) if args.json else format_table(results))
-    return results
-
+        return evaluate_folders(args, extractor)
+    if kind == "--x2y/--y2x":
+        return evaluate_translators(args, extractor)
+    return evaluate_generator(args, extractor)

@@ -83,11 +83,13 @@ def generator_specs(generator):
     return {t.name: tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in generator.inputs}
 
 
-def generated_features(generate_fn, extractor, num_samples, batch_size, seed=0):
-    """Inception features [num_samples, D] of `generate_fn(count, seed + batch index)` images
-    (with a progress bar when the extractor shows progress)."""
+def generated_features(generate_fn, extractor, num_samples, batch_size, seed=0, progress=None):
+    """Features [num_samples, ...] (Inception's, or whatever `extractor` gives per image) of
+    `generate_fn(count, seed + batch index)` images, with a progress bar when `progress` (default:
+    when the extractor shows progress)."""
     parts = []
-    bar = progress_bar(num_samples, "generated images", "img", enabled=getattr(extractor, "progress", False))
+    progress = getattr(extractor, "progress", False) if progress is None else progress
+    bar = progress_bar(num_samples, "generated images", "img", enabled=progress)
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
         images = np.asarray(generate_fn(count, seed + index))

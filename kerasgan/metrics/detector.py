@@ -143,13 +143,12 @@ def detection_rate(images, detector, batch_size=256, progress=False, description
     from kerasgan.data.source import Source
 
     if isinstance(images, Source):
-        found = sum(int(detector(batch).sum()) for batch, _ in
-                    images.batches(batch_size, description=description if progress else None))
-        return rate_of(found, len(images))
+        batches = (batch for batch, _ in images.batches(batch_size))
+    else:
+        batches = (images[start:start + batch_size] for start in range(0, len(images), batch_size))
     bar = progress_bar(len(images), description, "img", enabled=progress)
     found = 0
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
+    for batch in batches:
         found += int(detector(batch).sum())
         bar.update(len(batch))
     bar.close()
@@ -159,14 +158,10 @@ def detection_rate(images, detector, batch_size=256, progress=False, description
 def generated_detection_rate(generate_fn, detector, num_samples, batch_size=64, seed=0, progress=False):
     """`detection_rate` of `num_samples` images from `generate_fn(count, seed + batch index)`
     (the samplers of kerasgan/metrics/callback.py), generated a batch at a time."""
-    bar = progress_bar(num_samples, "detecting in generated images", "img", enabled=progress)
-    found = 0
-    for index, start in enumerate(range(0, num_samples, batch_size)):
-        count = min(batch_size, num_samples - start)
-        found += int(detector(np.asarray(generate_fn(count, seed + index))).sum())
-        bar.update(count)
-    bar.close()
-    return rate_of(found, num_samples)
+    from kerasgan.metrics.callback import generated_features
+
+    found = generated_features(generate_fn, detector, num_samples, batch_size, seed, progress=progress)
+    return rate_of(int(found.sum()), num_samples)
 
 
 def rate_of(found, total):

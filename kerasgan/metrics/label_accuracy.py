@@ -139,13 +139,22 @@ class LabelJudge:
             self._feature_model = keras.Model(self.model.input, last_conv.output)
         return np.asarray(self._feature_model.predict(x, batch_size=256, verbose=0)).reshape(len(x), -1)
 
-    def predict(self, images):
-        """{attr: class ids [N]} of uint8 or [-1, 1] float images."""
-        if self.model is None:
-            raise ValueError("fit the label judge first")
+    def inputs(self, images):
+        """The judge's inputs (float [N, S, S, C] in [0, 255], its channels) of uint8 or [-1, 1]
+        float images."""
         x = to_classifier_input(images, self.size)
         if x.shape[-1] != self.channels:
             x = np.repeat(x, self.channels, axis=-1) if x.shape[-1] == 1 else x[..., :self.channels]
+        return x
+
+    def predict(self, images):
+        """{attr: class ids [N]} of uint8 or [-1, 1] float images."""
+        return self.predict_inputs(self.inputs(images))
+
+    def predict_inputs(self, x):
+        """{attr: class ids [N]} of the judge's inputs `x` (see `inputs`)."""
+        if self.model is None:
+            raise ValueError("fit the label judge first")
         out = self.model.predict(x, batch_size=256, verbose=0)
         return {a: np.argmax(np.asarray(out[a]), axis=-1) for a in self.label_names}
 
@@ -237,12 +246,17 @@ def within_label_spread(x, labels, features, pairs=2048, seed=0):
     chosen = same_label_pairs(labels, pairs, seed)
     if chosen is None:
         return None
-    first, second = chosen
-    used = np.unique(np.concatenate([first, second]))  # each image's features computed once
-    f = features(x[used])
-    pixel = np.abs(x[first] - x[second]).mean(axis=(1, 2, 3)) / 255.0
-    feature = np.abs(f[np.searchsorted(used, first)] - f[np.searchsorted(used, second)]).mean(axis=1)
-    return {"pixel": float(pixel.mean()), "features": float(feature.mean())}
+    pixel = np.abs(x[chosen[0]] - x[chosen[1]]).mean(axis=(1, 2, 3)) / 255.0
+    f_first, f_second = paired_values(lambda used: features(x[used]), *chosen)
+    return {"pixel": float(pixel.mean()), "features": float(np.abs(f_first - f_second).mean(axis=1).mean())}
+
+
+def paired_values(values_of, first, second):
+    """(values of `first`, values of `second`) from `values_of(indices)`, called once on the
+    sorted distinct indices of both (an image in several pairs is read or featurised once)."""
+    used = np.unique(np.concatenate([first, second]))
+    values = values_of(used)
+    return values[np.searchsorted(used, first)], values[np.searchsorted(used, second)]
 
 
 def real_pair_distance(data, labels, pairs=512, seed=0):
@@ -253,11 +267,8 @@ def real_pair_distance(data, labels, pairs=512, seed=0):
     chosen = same_label_pairs(labels, pairs, seed)
     if chosen is None:
         return None
-    first, second = chosen
-    used = np.unique(np.concatenate([first, second]))
-    images, _ = data.read_many(used)
-    images = images.astype(np.float32) / 127.5
-    return float(np.abs(images[np.searchsorted(used, first)] - images[np.searchsorted(used, second)]).mean())
+    first, second = paired_values(lambda used: data.read_many(used)[0].astype(np.float32) / 127.5, *chosen)
+    return float(np.abs(first - second).mean())
 
 
 def judge_samples(sample, judge, num_samples=1024, batch_size=128, seed=0):
@@ -268,15 +279,13 @@ def judge_samples(sample, judge, num_samples=1024, batch_size=128, seed=0):
     for index, start in enumerate(range(0, num_samples, batch_size)):
         count = min(batch_size, num_samples - start)
         images, labels = sample(count, seed + index)
-        predicted = judge.predict(images)
-        inputs.append(to_classifier_input(images, judge.size))
+        inputs.append(judge.inputs(images))
+        predicted = judge.predict_inputs(inputs[-1])
         for a in hits:
             hits[a] += int(np.sum(predicted[a] == np.asarray(labels[a])))
             drawn[a].append(np.asarray(labels[a]))
-    x = np.concatenate(inputs)
-    if x.shape[-1] != judge.channels:
-        x = np.repeat(x, judge.channels, axis=-1)
-    spread = within_label_spread(x, {a: np.concatenate(v) for a, v in drawn.items()}, judge.features, seed=seed)
+    spread = within_label_spread(np.concatenate(inputs), {a: np.concatenate(v) for a, v in drawn.items()},
+                                 judge.features, seed=seed)
     return {a: hits[a] / num_samples for a in hits}, spread
 
 
