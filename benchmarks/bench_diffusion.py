@@ -8,7 +8,9 @@ recipes.diffusion builders -> scale.build_trainer) on the built-in shapes, media
 after a warm-up window, like benchmarks/bench_train.py. Sampling rows time DDIM with the EMA
 network at 10, 50 and 250 steps (the traced tf.function the sample grids and FID use; the
 export runs the same loop in its graph), beside the DCGAN generator (train_dcgan.py's
-defaults at the same size): one network call per image against `steps` calls per image.
+defaults at the same size): one network call per image against `steps` calls per image. At 32
+and 64 px a DCGAN train row follows (benchmarks/bench_train.py's dcgan-32 and dcgan-64 rows: the
+MNIST DCGAN at batch 64 and the PyTorch example's network at batch 16).
 """
 
 import argparse
@@ -21,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.bench_train import WindowTimer, machine
+from benchmarks.bench_train import WindowTimer, bench, machine
 from kerasgan import scale
 from kerasgan.data.pipeline import make_dataset
 from kerasgan.data.shapes import make_shapes
@@ -63,6 +65,10 @@ def sampling_rates(trainer, size, batch, step_counts, repeats):
             for steps in step_counts}
 
 
+# The DCGAN train row of benchmarks/bench_train.py at each size it has one.
+GAN_TRAIN_ROWS = {32: "dcgan-32", 64: "dcgan-64"}
+
+
 def gan_sampling_rate(size, batch, repeats):
     config = train_gan.config_from_flags(["--image-size", str(size)])
     generator, _ = gan_recipe.build_networks(config)
@@ -96,6 +102,10 @@ def main():
               f"{args.batch / step:>13.1f}  {sampled}", flush=True)
         gan = gan_sampling_rate(size, args.batch, args.repeats)
         print(f"{'dcgan generator':<22}{size:>5}{'':>10}{'':>14}{'':>13}  {gan:.1f} (one network call)", flush=True)
+        if size in GAN_TRAIN_ROWS:
+            row = bench(GAN_TRAIN_ROWS[size], args.xla, args.precision, args.windows)
+            print(f"{'dcgan train (' + GAN_TRAIN_ROWS[size] + ')':<22}{size:>5}{'':>10}{row['step_s']:>14.3f}"
+                  f"{row['img_s']:>13.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -241,8 +241,8 @@ def test_denoiser_learns_the_shapes(tmp_path):
 
     held = load_image_set("shapes", None, 16, seed=1, num_images=64).images.astype(np.float32) / 127.5 - 1
     model = Diffusion(image_size=16, width=16, timesteps=100, num_images=256, batch_size=32, steps=120, lr=2e-3,
-                      ema=0.9, sample_every=1000, checkpoint_every=1000, sample_steps=10, runs_dir=str(tmp_path),
-                      no_export=True, verbose=0)
+                      ema=0.9, prediction="eps", sample_every=1000, checkpoint_every=1000, sample_steps=10,
+                      runs_dir=str(tmp_path), no_export=True, verbose=0)
     model.build()
     before, t, eps = heldout_loss(model.trainer, model.trainer.network, held)
     model.fit("shapes")
@@ -254,6 +254,50 @@ def test_denoiser_learns_the_shapes(tmp_path):
     assert before == pytest.approx(1.0, abs=0.05)
     assert after < 0.5 * before and after < baseline
     assert ema_after < baseline
+
+
+def test_a_briefly_trained_denoiser_samples_shapes(tmp_path):
+    """The sampler end to end: after 800 steps on the built-in shapes (16 px, the default v
+    prediction), 20-step DDIM samples sit near real shapes in the shapes judge's feature space.
+    The judge is the Frechet distance between 256 samples' and 256 real images' features (the
+    layer under the judge's heads). Measured: real against real 10, the untrained network's
+    samples 3,840, the trained network's 264. The bar, a tenth of the untrained distance, is
+    crossed by the same network sampled along the wrong schedule (linear for cosine: 497) or
+    with its v read as eps (4,276): those two are asserted too, so the judge is shown to catch
+    a broken sampler or schedule."""
+    import keras
+
+    from kerasgan.data.shapes import make_shapes
+    from kerasgan.data.shapes_judge import shapes_judge
+    from kerasgan.images import to_classifier_input, to_uint8
+    from kerasgan.metrics.fid import frechet_distance_of_samples
+    from kerasgan.recipes.diffusion import Diffusion, start_noise
+
+    judge = shapes_judge()
+    features = keras.Model(judge.model.input, judge.model.get_layer("shape").input)
+
+    def distance(images):
+        x = to_classifier_input(to_uint8(np.asarray(images)), judge.image_size)
+        return frechet_distance_of_samples(features.predict(x, verbose=0), real)
+
+    real = features.predict(to_classifier_input(make_shapes(256, 16, seed=1)[0], judge.image_size), verbose=0)
+    model = Diffusion(image_size=16, width=16, num_images=2048, steps=800, lr=2e-3, ema=0.99, sample_every=10**6,
+                      checkpoint_every=10**6, runs_dir=str(tmp_path), no_export=True, verbose=0)
+    model.build()
+    noise = start_noise(256, 16, seed=3)
+    untrained = distance(model.trainer.sample(noise, 20))
+    model.fit("shapes")
+    trainer = model.trainer  # fit builds its own
+    trained = distance(trainer.sample(noise, 20))
+    denoise = trainer.denoise  # the EMA network, as trainer.sample uses it
+    linear = dm.alpha_bar_schedule("linear", trainer.timesteps)
+    misscheduled = distance(dm.ddim_sample(denoise, noise, linear, 20, "v"))
+    misread = distance(dm.ddim_sample(denoise, noise, trainer.alpha_bar_numpy, 20, "eps"))
+    print(f"judge distance: untrained {untrained:.0f}, trained {trained:.0f}, wrong schedule {misscheduled:.0f}, "
+          f"v read as eps {misread:.0f}")
+    bar = 0.1 * untrained
+    assert trained < bar
+    assert misscheduled > bar and misread > bar
 
 
 def test_two_replicas_and_bfloat16_train_as_one_device():

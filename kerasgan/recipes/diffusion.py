@@ -28,7 +28,7 @@ def describe(config):
 
     width = config.width or PRESETS[config.preset]["width"]
     return (f"model diffusion: U-Net {config.preset} (width {width}), T {config.timesteps}, {config.schedule} "
-            f"schedule, predicts {config.prediction}, adam lr {config.lr:g}, EMA {config.ema:g}, "
+            f"schedule, predicts {config.prediction}, adam lr {config.learning_rate():g}, EMA {config.ema:g}, "
             f"samples with {config.sample_steps} DDIM steps")
 
 
@@ -55,7 +55,7 @@ def build_optimizers(config, steps, lr_decay=None):
 
     from kerasgan.trainers.schedules import learning_rate, new_decay
 
-    rate = learning_rate(config.lr, config.lr_schedule, lr_decay or new_decay(config.lr_schedule, steps))
+    rate = learning_rate(config.learning_rate(), config.lr_schedule, lr_decay or new_decay(config.lr_schedule, steps))
     return (keras.optimizers.Adam(rate, beta_1=config.beta1, beta_2=config.beta2),)
 
 
