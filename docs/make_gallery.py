@@ -48,7 +48,8 @@ def entries(data):
                        3000, cgan_mnist_picture),
         "cdcgan_dot": (["train", "--model", "cdcgan", "--dataset", "shapes-dot", "--image-size", "32",
                         "--batch-size", "32", "--ema", "0.999", "--steps", "2400"], 2400, cdcgan_dot_picture),
-        "diffusion": (["train-diffusion", "--image-size", "32", "--steps", "2000"], 2000, diffusion_picture),
+        "diffusion": (["train-diffusion", "--image-size", "32", "--precision", "mixed_bfloat16", "--steps", "3600"],
+                      3600, diffusion_picture),
     }
 
 
